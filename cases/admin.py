@@ -1,0 +1,119 @@
+"""Django admin for reference data: drugs (versioned), sites, memberships, the audit trail.
+
+Clinical records are not edited here: they change only through the services, which validate
+and audit every write.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+
+from advice.catalogue import CatalogueError, parse_drug_row
+from cases import services
+from cases.models import AuditEvent, Drug, DrugVersion, Site, SiteMembership
+
+
+class DrugAdminForm(forms.ModelForm):
+    class Meta:
+        model = Drug
+        fields = [f.name for f in Drug._meta.fields if f.editable and not f.primary_key]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        model_fields = {field.name for field in Drug._meta.fields}
+        candidate = Drug(**{k: v for k, v in cleaned.items() if k in model_fields})
+        try:
+            parse_drug_row(candidate.as_row())
+        except CatalogueError as error:
+            column, _, message = str(error).partition(": ")
+            field = "name" if column == "drug" else column
+            if field in self.fields:
+                raise ValidationError({field: message}) from None
+            raise ValidationError(str(error)) from None
+        return cleaned
+
+
+class DrugVersionInline(admin.TabularInline):
+    model = DrugVersion
+    extra = 0
+    can_delete = False
+    fields = ["version", "valid_from", "changed_by", "change_source", "row"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Drug)
+class DrugAdmin(admin.ModelAdmin):
+    form = DrugAdminForm
+    list_display = [
+        "name", "indication", "metric", "target_ng_ml", "standard_daily_dose_mg",
+        "max_daily_dose_mg", "verified", "version",
+    ]  # fmt: skip
+    list_filter = ["metric", "tdm_level", "indication_group", "verified"]
+    search_fields = ["name"]
+    readonly_fields = ["version"]
+    inlines = [DrugVersionInline]
+
+    def save_model(self, request, obj, form, change) -> None:
+        services.drug_save(actor=request.user, drug=obj, change_source="admin")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class SiteMembershipInline(admin.TabularInline):
+    model = SiteMembership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ["code", "name"]
+    search_fields = ["code", "name"]
+    inlines = [SiteMembershipInline]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "actor_username", "action", "model", "object_id", "object_repr", "site"]
+    list_filter = ["action", "model", "site"]
+    search_fields = ["actor_username", "object_repr", "object_id"]
+    date_hierarchy = "at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class UserSiteMembershipInline(admin.TabularInline):
+    model = SiteMembership
+    extra = 1
+    fk_name = "user"
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class TdmUserAdmin(UserAdmin):
+    """Users with their sites; roles are the groups of `cases.roles`."""
+
+    inlines = [UserSiteMembershipInline]

@@ -1,0 +1,15 @@
+from rest_framework.permissions import DjangoModelPermissions
+
+
+class RolePermissions(DjangoModelPermissions):
+    """Model permissions of the user's role groups (`cases.roles`), reading included.
+
+    Which records the user sees is the queryset's business (`visible_to`); this decides only
+    whether the user's role may read, create or change that kind of record at all.
+    """
+
+    perms_map = {
+        **DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+    }

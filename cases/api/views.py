@@ -1,0 +1,154 @@
+"""REST API v1 (SPEC §12). Every queryset starts from `visible_to(user)`; writes call services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import django_filters
+from django.db.models import Prefetch, Q
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from cases import access, services
+from cases.models import AdverseEvent, DoseRegimen, Drug, Patient, Sample, Treatment
+
+from . import serializers as s
+from .permissions import RolePermissions
+
+
+class ScopedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """List and detail of the records the user may see; `create` parses, then calls a service."""
+
+    permission_classes = [IsAuthenticated, RolePermissions]
+    input_serializer_class: type[s.serializers.Serializer]
+    create_service: Callable[..., Any]
+
+    def get_queryset(self):
+        return self.queryset.visible_to(self.request.user)
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.input_serializer_class(
+            data=request.data, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        created = type(self).create_service(actor=request.user, **serializer.validated_data)
+        instance = self.get_queryset().get(pk=created.pk)
+        return Response(self.get_serializer(instance).data, status=status.HTTP_201_CREATED)
+
+
+class PatientFilter(django_filters.FilterSet):
+    site = django_filters.CharFilter(field_name="site__code")
+    q = django_filters.CharFilter(method="search", label="study number, name or record number")
+
+    class Meta:
+        model = Patient
+        fields = ["site", "sex"]
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        matches = Q(study_number__icontains=value)
+        user = self.request.user
+        if access.is_clinical_user(user):
+            # Searching by identity only within the sites where the user may see identity.
+            own = Q(site_id__in=access.member_site_ids(user))
+            matches |= own & (Q(name__icontains=value) | Q(record_number__iexact=value))
+        return queryset.filter(matches)
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.PatientCreateSerializer, responses={201: s.PatientSerializer})
+)
+class PatientViewSet(ScopedViewSet):
+    queryset = Patient.objects.select_related("site", "treating_physician", "responsible_nurse")
+    serializer_class = s.PatientSerializer
+    input_serializer_class = s.PatientCreateSerializer
+    create_service = staticmethod(services.patient_create)
+    filterset_class = PatientFilter
+
+
+def _treatments_with_history():
+    return Treatment.objects.select_related("patient", "drug").prefetch_related(
+        Prefetch("regimens", queryset=DoseRegimen.objects.order_by("effective_from"))
+    )
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=s.TreatmentCreateSerializer, responses={201: s.TreatmentSerializer}
+    )
+)
+class TreatmentViewSet(ScopedViewSet):
+    queryset = _treatments_with_history()
+    serializer_class = s.TreatmentSerializer
+    input_serializer_class = s.TreatmentCreateSerializer
+    create_service = staticmethod(services.treatment_create)
+    filterset_fields = ["patient", "drug"]
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=s.DoseRegimenCreateSerializer, responses={201: s.DoseRegimenSerializer}
+    )
+)
+class DoseRegimenViewSet(ScopedViewSet):
+    queryset = DoseRegimen.objects.all()
+    serializer_class = s.DoseRegimenSerializer
+    input_serializer_class = s.DoseRegimenCreateSerializer
+    create_service = staticmethod(services.dose_regimen_create)
+    filterset_fields = ["treatment", "reason"]
+
+
+class SampleFilter(django_filters.FilterSet):
+    drawn_after = django_filters.IsoDateTimeFilter(field_name="drawn_at", lookup_expr="gte")
+    drawn_before = django_filters.IsoDateTimeFilter(field_name="drawn_at", lookup_expr="lt")
+
+    class Meta:
+        model = Sample
+        fields = ["treatment", "status", "evaluable"]
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.SampleCreateSerializer, responses={201: s.SampleSerializer})
+)
+class SampleViewSet(ScopedViewSet):
+    queryset = Sample.objects.all()
+    serializer_class = s.SampleSerializer
+    input_serializer_class = s.SampleCreateSerializer
+    create_service = staticmethod(services.sample_record)
+    filterset_class = SampleFilter
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=s.AdverseEventCreateSerializer, responses={201: s.AdverseEventSerializer}
+    )
+)
+class AdverseEventViewSet(ScopedViewSet):
+    queryset = AdverseEvent.objects.all()
+    serializer_class = s.AdverseEventSerializer
+    input_serializer_class = s.AdverseEventCreateSerializer
+    create_service = staticmethod(services.adverse_event_record)
+    filterset_fields = ["treatment", "grade", "related"]
+
+    @extend_schema(request=s.AdverseEventResolveSerializer, responses=s.AdverseEventSerializer)
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        """Record the date the event resolved (nothing else of an AE changes afterwards)."""
+        event = self.get_object()
+        serializer = s.AdverseEventResolveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        event = services.adverse_event_resolve(actor=request.user, event=event, **serializer.data)
+        return Response(self.get_serializer(event).data)
+
+
+class DrugViewSet(viewsets.ReadOnlyModelViewSet):
+    """The drug catalogue; admins edit it in the admin, where every change is versioned."""
+
+    queryset = Drug.objects.all()
+    serializer_class = s.DrugSerializer
+    filterset_fields = ["name", "indication", "metric"]
+    permission_classes = [IsAuthenticated, RolePermissions]

@@ -1,0 +1,78 @@
+"""Writing the audit trail: one call per change, inside the transaction that makes it."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from typing import Any
+
+from django.db import models
+
+from cases.models import AuditEvent, Site
+
+# Identifying fields are kept out of audit snapshots: the trail is read by data managers and
+# admins, who see patients pseudonymised.
+IDENTIFYING_FIELDS = frozenset({"name", "record_number"})
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    if isinstance(value, models.Model):
+        return value.pk
+    if hasattr(value, "name") and hasattr(value, "url"):  # FieldFile
+        return value.name or None
+    return value
+
+
+def snapshot(instance: models.Model) -> dict[str, Any]:
+    """The record's concrete fields as JSON values (foreign keys as ids), identity masked."""
+    values = {}
+    for field in instance._meta.concrete_fields:
+        key = field.attname
+        if field.name in IDENTIFYING_FIELDS:
+            values[field.name] = "(set)" if getattr(instance, key) else ""
+            continue
+        values[key] = _json_value(getattr(instance, key))
+    return values
+
+
+def site_of(instance: models.Model) -> Site | None:
+    lookup = getattr(type(instance), "site_lookup", None)
+    if lookup is None:
+        return instance if isinstance(instance, Site) else None
+    target: Any = instance
+    for part in lookup.split("__"):
+        target = getattr(target, part)
+    return target
+
+
+def record(
+    *,
+    actor: Any,
+    action: str,
+    instance: models.Model | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    site: Site | None = None,
+    detail: str = "",
+    actor_username: str = "",
+) -> AuditEvent:
+    """Append one audit event. `after` defaults to a snapshot of the instance."""
+    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    if instance is not None and after is None and action != AuditEvent.Action.CANCEL:
+        after = snapshot(instance)
+    return AuditEvent.objects.create(
+        actor=actor if authenticated else None,
+        actor_username=actor.get_username() if authenticated else actor_username,
+        action=action,
+        model=instance._meta.label_lower if instance is not None else "",
+        object_id=str(instance.pk) if instance is not None else "",
+        object_repr=str(instance)[:200] if instance is not None else "",
+        site=site if site is not None else (site_of(instance) if instance is not None else None),
+        before=before,
+        after=after,
+        detail=detail[:300],
+    )
