@@ -19,7 +19,6 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 run: $(VENV)/.runtime
-	mkdir -p var/mail var/broker/queue var/broker/processed
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py load_drugs
 	$(BIN)/python manage.py seed_demo --password "$(DEMO_PASSWORD)"

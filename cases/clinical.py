@@ -6,22 +6,16 @@ stores its outputs on the records, so no view, task or command re-implements a r
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 from django.utils import timezone
 
 from advice import dosing, pk, units
 from advice.dosing import DoseSplit
-from cases.models import Drug, Sample
+from cases import schedule
+from cases.models import Drug, Sample, Treatment
 from cases.regimens import last_change_on
-
-
-def json_number(value: Decimal | int | float | None) -> int | float | None:
-    """A Decimal as a JSON number: an int when whole (600), else a float (37.5)."""
-    if value is None:
-        return None
-    value = Decimal(value)
-    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def split_daily_dose(drug: Drug, daily_dose_mg: Decimal, administrations_per_day: int) -> DoseSplit:
@@ -78,3 +72,32 @@ def compute_sample(sample: Sample) -> None:
     sample.evaluable = estimate.evaluable
     sample.not_evaluable_reasons = list(estimate.reasons)
     sample.warnings = list(estimate.warnings)
+
+
+SCHEDULE_HORIZON_DAYS = 365
+
+
+def treatment_schedule(
+    treatment: Treatment, *, until: datetime.date | None = None
+) -> list[dict[str, object]]:
+    """The treatment's due dates (SPEC §6) up to `until` (default a year ahead), each with the
+    id of the sample that fulfils it, if any."""
+    until = until or timezone.localdate() + datetime.timedelta(days=SCHEDULE_HORIZON_DAYS)
+    history = treatment.dose_history()
+    due_dates = schedule.compute_due_dates(
+        schedule.request_from_doses(
+            [(step.effective_from, step.daily_dose_mg) for step in history],
+            stop=treatment.stop_date,
+            until=max(until, treatment.start_date),
+        )
+    )
+    drawn = treatment.samples.filter(
+        status__in=[Sample.Status.DRAWN, Sample.Status.RESULTED]
+    ).order_by("drawn_at", "pk")
+    fulfilled_by = schedule.match_samples(
+        due_dates, [(sample.pk, timezone.localdate(sample.drawn_at)) for sample in drawn]
+    )
+    return [
+        {"date": due.date, "kind": due.kind, "fulfilled_by": fulfilled_by.get(due.date)}
+        for due in due_dates
+    ]

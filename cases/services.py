@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from advice import ctcae
+from advice.case_input import json_number
 from cases import access, audit, clinical, roles
 from cases.models import (
     AdverseEvent,
@@ -212,7 +213,7 @@ def _regimen_insert(
         effective_from=effective_from,
         daily_dose_mg=daily_dose_mg,
         administrations_per_day=administrations_per_day,
-        split_mg=[clinical.json_number(part) for part in split.parts_mg],
+        split_mg=[json_number(part) for part in split.parts_mg],
         reason=reason,
         advice=advice,
         off_label=bool(off_label_reason),
@@ -368,7 +369,7 @@ def sample_record(
         concentration=concentration,
         unit=unit,
         below_lloq=below_lloq,
-        analytes={k: clinical.json_number(v) for k, v in (analytes or {}).items()},
+        analytes={k: json_number(v) for k, v in (analytes or {}).items()},
         lab_accession=lab_accession.strip(),
         created_by=actor,
     )

@@ -134,6 +134,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:
@@ -201,5 +202,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }
 
-for folder in (VAR_DIR, MEDIA_ROOT, STATIC_ROOT, BROKER_DIR / "queue", BROKER_DIR / "processed"):
+BROKER_FOLDERS = ("queue", "processed", "control")
+for folder in (VAR_DIR, MEDIA_ROOT, STATIC_ROOT, *(BROKER_DIR / name for name in BROKER_FOLDERS)):
     folder.mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from advice import units
+from advice.case_input import json_number
 from cases import access
-from cases.clinical import json_number
 from cases.models import AdverseEvent, DoseRegimen, Drug, Patient, Sample, Site, Treatment
 
 User = get_user_model()
@@ -306,3 +306,19 @@ class AdverseEventCreateSerializer(serializers.Serializer):
 
 class AdverseEventResolveSerializer(serializers.Serializer):
     resolved = serializers.DateField()
+
+
+class DueDateSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    kind = serializers.ChoiceField(choices=["regular", "post_change"])
+    fulfilled_by = serializers.IntegerField(allow_null=True, help_text="id of the sample")
+
+
+class ScheduleSerializer(serializers.Serializer):
+    due = DueDateSerializer(many=True)
+
+
+class ScheduleQuerySerializer(serializers.Serializer):
+    until = serializers.DateField(
+        required=False, help_text="last day to list (default: one year from today)"
+    )

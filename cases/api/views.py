@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from cases import access, services
+from cases import access, clinical, services
 from cases.models import AdverseEvent, DoseRegimen, Drug, Patient, Sample, Treatment
 
 from . import serializers as s
@@ -87,6 +87,16 @@ class TreatmentViewSet(ScopedViewSet):
     input_serializer_class = s.TreatmentCreateSerializer
     create_service = staticmethod(services.treatment_create)
     filterset_fields = ["patient", "drug"]
+
+    @extend_schema(parameters=[s.ScheduleQuerySerializer], responses=s.ScheduleSerializer)
+    @action(detail=True, methods=["get"])
+    def schedule(self, request, pk=None):
+        """Sampling due dates of SPEC §6, each with the sample that fulfils it."""
+        treatment = self.get_object()
+        query = s.ScheduleQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        due = clinical.treatment_schedule(treatment, until=query.validated_data.get("until"))
+        return Response(s.ScheduleSerializer({"due": due}).data)
 
 
 @extend_schema_view(

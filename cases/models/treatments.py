@@ -94,7 +94,9 @@ class DoseRegimen(SiteScopedModel):
     daily_dose_mg = models.DecimalField(**DOSE)
     administrations_per_day = models.PositiveSmallIntegerField()
     split_mg = models.JSONField(
-        default=list, help_text="Dose per administration in mg, largest first, e.g. [400, 200]"
+        default=list,
+        blank=True,
+        help_text="Dose per administration in mg, largest first, e.g. [400, 200]",
     )
     reason = models.CharField(max_length=20, choices=Reason.choices)
     advice = models.ForeignKey(
