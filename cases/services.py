@@ -17,9 +17,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from advice import ctcae
+from advice import ctcae, rules
 from advice.case_input import json_number
 from cases import access, audit, clinical, roles
+from cases.dispatch import after_commit
 from cases.models import (
     AdverseEvent,
     AuditEvent,
@@ -377,6 +378,8 @@ def sample_record(
     _full_clean(sample, exclude=["treatment"])
     sample.save()
     audit.record(actor=actor, action=AuditEvent.Action.CREATE, instance=sample)
+    if sample.status == Sample.Status.RESULTED:
+        after_commit("compute_sample_advice", sample.pk)
     return sample
 
 
@@ -448,7 +451,8 @@ def adverse_event_record(
         _add(errors, "action", f"Unknown action {action!r}.")
     _raise_if(errors)
     assert ctcae_term is not None  # noqa: S101 - no errors means the term was found
-    previous = treatment.adverse_events.filter(term=ctcae_term.term, entered_in_error=False).count()
+    earlier = treatment.adverse_events.filter(entered_in_error=False).values_list("term", "onset")
+    occurrence = rules.occurrence_number(ctcae_term.term, onset, earlier)
     event = AdverseEvent.objects.create(
         treatment=treatment,
         term=ctcae_term.term,
@@ -459,10 +463,11 @@ def adverse_event_record(
         resolved=resolved,
         related=related,
         action=action,
-        occurrence=previous + 1,
+        occurrence=occurrence,
         created_by=actor,
     )
     audit.record(actor=actor, action=AuditEvent.Action.CREATE, instance=event)
+    after_commit("compute_adverse_event_advice", event.pk)
     return event
 
 

@@ -8,6 +8,7 @@ SQLite, kombu's filesystem broker and e-mail written to files, all under `var/`.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -124,6 +125,8 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="eTDM <etdm@localhost>")
+# Links in e-mails point here.
+TDM_BASE_URL = env.str("TDM_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # Celery: JSON messages, tasks acknowledged after they ran (each task is idempotent), one beat
 # process scheduling in UTC (django-celery-beat has daylight-saving bugs in local time).
@@ -152,6 +155,20 @@ CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 5
+# Periodic work, all of it, declared here; beat copies it into django-celery-beat's tables.
+TDM_REMINDER_HOUR_UTC = env.int("TDM_REMINDER_HOUR_UTC", default=6)
+CELERY_BEAT_SCHEDULE = {
+    "send-sample-reminders": {
+        "task": "cases.tasks.send_sample_reminders",
+        "schedule": crontab(hour=TDM_REMINDER_HOUR_UTC, minute=0),
+    },
+    "renotify-unsigned-advice": {
+        "task": "cases.tasks.renotify_unsigned_advice",
+        "schedule": crontab(hour=TDM_REMINDER_HOUR_UTC, minute=15),
+    },
+    "backlog-sweep": {"task": "cases.tasks.backlog_sweep", "schedule": 60.0},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -200,6 +217,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    # PDF rendering narrates every step at INFO; keep its warnings only.
+    "loggers": {name: {"level": "WARNING"} for name in ("weasyprint", "fontTools")},
 }
 
 BROKER_FOLDERS = ("queue", "processed", "control")

@@ -42,6 +42,7 @@ def make_user(username: str, role: str, *sites: Site, superuser: bool = False):
     user = get_user_model().objects.create_user(
         username=username,
         password=DEMO_PASSWORD,
+        email=f"{username}@hospital.test",
         first_name=username.title(),
         last_name="Tester",
         is_superuser=superuser,
@@ -89,9 +90,10 @@ def local_datetime(text: str) -> datetime.datetime:
 
 @pytest.fixture
 def case_at(staff, sorafenib):
-    """`case_at("a")` registers a sorafenib patient at that site with a sample and an AE."""
+    """`case_at("a")` registers a sorafenib patient at that site (600 mg/day BID from
+    2024-01-08) with a trough sample of 2870 ng/mL and, unless told not to, a Fatigue grade 2."""
 
-    def build(site_letter: str, study_number: str | None = None):
+    def build(site_letter: str, study_number: str | None = None, *, adverse_event: bool = True):
         nurse = staff[f"nurse_{site_letter}"]
         site = nurse.site_memberships.get().site
         patient = services.patient_create(
@@ -102,7 +104,7 @@ def case_at(staff, sorafenib):
             birth_year=1960,
             tumour="hepatocellular carcinoma",
             name=f"Patient {site_letter.upper()}",
-            record_number=f"MRN-{site_letter.upper()}-1",
+            record_number=f"MRN-{study_number or site_letter.upper()}-1",
             treating_physician=staff[f"physician_{site_letter}"],
             responsible_nurse=nurse,
         )
@@ -121,13 +123,46 @@ def case_at(staff, sorafenib):
             last_dose_at=local_datetime("2024-02-04 21:00"),
             concentration=Decimal(2870),
         )
-        event = services.adverse_event_record(
-            actor=nurse,
-            treatment=treatment,
-            term="Fatigue",
-            grade=2,
-            onset=datetime.date(2024, 1, 20),
+        event = (
+            services.adverse_event_record(
+                actor=nurse,
+                treatment=treatment,
+                term="Fatigue",
+                grade=2,
+                onset=datetime.date(2024, 1, 20),
+            )
+            if adverse_event
+            else None
         )
         return {"patient": patient, "treatment": treatment, "sample": sample, "event": event}
 
     return build
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_in_process(request, settings, tmp_path):
+    """Tasks run eagerly in the test process (a test that starts a real worker opts out with
+    the `live_worker` marker); reports go to a fresh media folder per test."""
+    from tdm_site.celery import app
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    eager = "live_worker" not in request.keywords
+    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = eager
+    app.conf.task_eager_propagates = eager
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture
+def postgresql(db):
+    """For tests of concurrency, which only a server database can show. Embedded runs on SQLite
+    skip them; under TDM_REQUIRE_SERVICES=1 (CI) a missing PostgreSQL is a failure."""
+    from django.conf import settings
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        if settings.TDM_REQUIRE_SERVICES:
+            pytest.fail("TDM_REQUIRE_SERVICES=1 but the test database is not PostgreSQL")
+        pytest.skip("concurrency needs PostgreSQL (CI runs it there)")
+    return connection

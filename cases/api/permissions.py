@@ -13,3 +13,11 @@ class RolePermissions(DjangoModelPermissions):
         "GET": ["%(app_label)s.view_%(model_name)s"],
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
     }
+
+
+class ViewPermission(RolePermissions):
+    """Only the `view` permission, whatever the method: for actions whose service checks the
+    finer permission itself (releasing and signing advice)."""
+
+    def get_required_permissions(self, method, model_cls):
+        return super().get_required_permissions("GET", model_cls)

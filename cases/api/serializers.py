@@ -10,7 +10,7 @@ from rest_framework import serializers
 from advice import units
 from advice.case_input import json_number
 from cases import access
-from cases.models import AdverseEvent, DoseRegimen, Drug, Patient, Sample, Site, Treatment
+from cases.models import AdverseEvent, Advice, DoseRegimen, Drug, Patient, Sample, Site, Treatment
 
 User = get_user_model()
 
@@ -66,6 +66,22 @@ class UserField(serializers.SlugRelatedField):
         super().__init__(
             slug_field="username", queryset=User.objects.filter(is_active=True), **kwargs
         )
+
+
+class LocalDateTimeField(serializers.DateTimeField):
+    """A date-time; one without UTC offset is read in the installation's time zone, unless the
+    clocks change at that hour (skipped or repeated): then it is not one moment, and refused."""
+
+    def enforce_timezone(self, value):
+        if timezone.is_naive(value):
+            zone = timezone.get_current_timezone()
+            first, second = value.replace(tzinfo=zone, fold=0), value.replace(tzinfo=zone, fold=1)
+            if first.utcoffset() != second.utcoffset():
+                raise serializers.ValidationError(
+                    f"{value:%Y-%m-%d %H:%M} is not a single moment in {zone} (the clocks "
+                    "change then); give the UTC offset, e.g. +01:00 or +02:00."
+                )
+        return super().enforce_timezone(value)
 
 
 class UnitField(serializers.CharField):
@@ -271,8 +287,8 @@ class DoseRegimenCreateSerializer(OffLabelMixin):
 
 class SampleCreateSerializer(serializers.Serializer):
     treatment = VisibleRelatedField(queryset=Treatment.objects.all())
-    drawn_at = serializers.DateTimeField()
-    last_dose_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    drawn_at = LocalDateTimeField()
+    last_dose_at = LocalDateTimeField(required=False, allow_null=True, default=None)
     concentration = serializers.DecimalField(
         max_digits=14, decimal_places=4, required=False, allow_null=True, default=None
     )
@@ -322,3 +338,57 @@ class ScheduleQuerySerializer(serializers.Serializer):
     until = serializers.DateField(
         required=False, help_text="last day to list (default: one year from today)"
     )
+
+
+class AdviceSerializer(serializers.ModelSerializer):
+    """An advice with the keys of the `advise` output (SPEC §9, §12) and its workflow."""
+
+    hours_after_dose = NumberField(source="sample.hours_after_dose", default=None)
+    method = serializers.CharField(source="sample.method", default=None, read_only=True)
+    ctrough_ng_ml = NumberField()
+    target_ng_ml = NumberField()
+    current_daily_dose_mg = NumberField()
+    proposed_daily_dose_mg = NumberField()
+    predicted_ctrough_ng_ml = NumberField()
+    released_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    report_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Advice
+        fields = [
+            "id", "treatment", "sample", "adverse_event", "kind", "state", "evaluable",
+            "reasons", "hours_after_dose", "ctrough_ng_ml", "method", "target_ng_ml", "action",
+            "current_daily_dose_mg", "proposed_daily_dose_mg",
+            "proposed_administrations_per_day", "proposed_split_mg", "predicted_ctrough_ng_ml",
+            "warnings", "checks", "text", "provisional", "edited", "computed", "released_by",
+            "released_at", "decided_by", "decided_at", "rejection_reason", "checks_confirmed",
+            "effective_date", "report_sha256", "signed_report_sha256", "report_url",
+            "created_at",
+        ]  # fmt: skip
+
+    def get_report_url(self, advice: Advice) -> str:
+        return f"/api/v1/advice/{advice.pk}/report.pdf"
+
+
+class AdviceReleaseSerializer(serializers.Serializer):
+    text = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    proposed_daily_dose_mg = serializers.DecimalField(
+        max_digits=8, decimal_places=2, required=False, min_value=0
+    )
+    proposed_administrations_per_day = serializers.IntegerField(
+        required=False, min_value=1, max_value=4
+    )
+
+
+class AdviceAcceptSerializer(serializers.Serializer):
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    effective_date = serializers.DateField(required=False, allow_null=True, default=None)
+    checks_confirmed = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, default=list
+    )
+
+
+class AdviceRejectSerializer(serializers.Serializer):
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)

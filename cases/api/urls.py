@@ -11,6 +11,7 @@ router.register("dose-regimens", views.DoseRegimenViewSet)
 router.register("samples", views.SampleViewSet)
 router.register("adverse-events", views.AdverseEventViewSet)
 router.register("drugs", views.DrugViewSet)
+router.register("advice", views.AdviceViewSet)
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),

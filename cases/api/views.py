@@ -7,17 +7,20 @@ from typing import Any
 
 import django_filters
 from django.db.models import Prefetch, Q
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from cases import access, clinical, services
-from cases.models import AdverseEvent, DoseRegimen, Drug, Patient, Sample, Treatment
+from cases import access, clinical, services, workflow
+from cases.models import AdverseEvent, Advice, DoseRegimen, Drug, Patient, Sample, Treatment
+from reports import service as report_service
 
 from . import serializers as s
-from .permissions import RolePermissions
+from .permissions import RolePermissions, ViewPermission
 
 
 class ScopedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -38,6 +41,45 @@ class ScopedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         created = type(self).create_service(actor=request.user, **serializer.validated_data)
         instance = self.get_queryset().get(pk=created.pk)
         return Response(self.get_serializer(instance).data, status=status.HTTP_201_CREATED)
+
+
+def by_id(field: str) -> django_filters.NumberFilter:
+    """Filter on a parent's id without checking that the parent exists: another site's id and
+    an unused id must both answer with an empty list, or the answer reveals what exists."""
+    return django_filters.NumberFilter(field_name=f"{field}_id")
+
+
+class TreatmentFilter(django_filters.FilterSet):
+    patient = by_id("patient")
+    drug = django_filters.CharFilter(field_name="drug__name")
+
+    class Meta:
+        model = Treatment
+        fields = ["patient", "drug"]
+
+
+class DoseRegimenFilter(django_filters.FilterSet):
+    treatment = by_id("treatment")
+
+    class Meta:
+        model = DoseRegimen
+        fields = ["treatment", "reason"]
+
+
+class AdverseEventFilter(django_filters.FilterSet):
+    treatment = by_id("treatment")
+
+    class Meta:
+        model = AdverseEvent
+        fields = ["treatment", "grade", "related"]
+
+
+class AdviceFilter(django_filters.FilterSet):
+    treatment = by_id("treatment")
+
+    class Meta:
+        model = Advice
+        fields = ["treatment", "state", "kind", "action"]
 
 
 class PatientFilter(django_filters.FilterSet):
@@ -86,7 +128,7 @@ class TreatmentViewSet(ScopedViewSet):
     serializer_class = s.TreatmentSerializer
     input_serializer_class = s.TreatmentCreateSerializer
     create_service = staticmethod(services.treatment_create)
-    filterset_fields = ["patient", "drug"]
+    filterset_class = TreatmentFilter
 
     @extend_schema(parameters=[s.ScheduleQuerySerializer], responses=s.ScheduleSerializer)
     @action(detail=True, methods=["get"])
@@ -109,10 +151,11 @@ class DoseRegimenViewSet(ScopedViewSet):
     serializer_class = s.DoseRegimenSerializer
     input_serializer_class = s.DoseRegimenCreateSerializer
     create_service = staticmethod(services.dose_regimen_create)
-    filterset_fields = ["treatment", "reason"]
+    filterset_class = DoseRegimenFilter
 
 
 class SampleFilter(django_filters.FilterSet):
+    treatment = by_id("treatment")
     drawn_after = django_filters.IsoDateTimeFilter(field_name="drawn_at", lookup_expr="gte")
     drawn_before = django_filters.IsoDateTimeFilter(field_name="drawn_at", lookup_expr="lt")
 
@@ -142,7 +185,7 @@ class AdverseEventViewSet(ScopedViewSet):
     serializer_class = s.AdverseEventSerializer
     input_serializer_class = s.AdverseEventCreateSerializer
     create_service = staticmethod(services.adverse_event_record)
-    filterset_fields = ["treatment", "grade", "related"]
+    filterset_class = AdverseEventFilter
 
     @extend_schema(request=s.AdverseEventResolveSerializer, responses=s.AdverseEventSerializer)
     @action(detail=True, methods=["post"])
@@ -162,3 +205,75 @@ class DrugViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.DrugSerializer
     filterset_fields = ["name", "indication", "metric"]
     permission_classes = [IsAuthenticated, RolePermissions]
+
+
+class AdviceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Dosing advice and its sign-off: release (pharmacist), accept / reject (physician)."""
+
+    queryset = Advice.objects.select_related("sample", "released_by", "decided_by")
+    serializer_class = s.AdviceSerializer
+    filterset_class = AdviceFilter
+    permission_classes = [IsAuthenticated, RolePermissions]
+
+    def get_queryset(self):
+        return self.queryset.visible_to(self.request.user)
+
+    def get_permissions(self):
+        if self.action in {"release", "accept", "reject"}:
+            # Reading the advice needs `view`; the step itself is checked by its service
+            # (release_advice / sign_advice and membership of the patient's site).
+            return [IsAuthenticated(), ViewPermission()]
+        return super().get_permissions()
+
+    def _respond(self, advice):
+        return Response(self.get_serializer(self.get_queryset().get(pk=advice.pk)).data)
+
+    @extend_schema(request=s.AdviceReleaseSerializer, responses=s.AdviceSerializer)
+    @action(detail=True, methods=["post"])
+    def release(self, request, pk=None):
+        advice = self.get_object()
+        data = s.AdviceReleaseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._respond(
+            workflow.advice_release(actor=request.user, advice=advice, **data.validated_data)
+        )
+
+    @extend_schema(request=s.AdviceAcceptSerializer, responses=s.AdviceSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        advice = self.get_object()
+        data = s.AdviceAcceptSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._respond(
+            workflow.advice_accept(actor=request.user, advice=advice, **data.validated_data)
+        )
+
+    @extend_schema(request=s.AdviceRejectSerializer, responses=s.AdviceSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        advice = self.get_object()
+        data = s.AdviceRejectSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._respond(
+            workflow.advice_reject(actor=request.user, advice=advice, **data.validated_data)
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("copy", str, enum=["clinical", "pseudonymised"])],
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY},
+    )
+    @action(detail=True, methods=["get"], url_path="report.pdf")
+    def report(self, request, pk=None):
+        """The advice report as PDF: signed once decided; pseudonymised for data managers."""
+        advice = self.get_object()
+        pseudonymised = request.query_params.get("copy") == "pseudonymised" or not (
+            access.sees_identity(request.user, advice.treatment.patient)
+        )
+        filename = f"etdm-advice-{advice.pk}.pdf"
+        if pseudonymised:
+            content = report_service.pseudonymised_pdf(advice)
+        else:
+            content = report_service.stored_pdf(advice)
+        response = HttpResponse(content, content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="{filename}"'
+        return response

@@ -4,6 +4,7 @@ from .adverse_events import AdverseEvent
 from .advice import Advice
 from .audit import AuditEvent, AuditTrailIsAppendOnly
 from .drugs import Drug, DrugVersion
+from .notifications import Notification
 from .patients import Patient
 from .reminders import Reminder
 from .samples import Sample
@@ -18,6 +19,7 @@ __all__ = [
     "DoseRegimen",
     "Drug",
     "DrugVersion",
+    "Notification",
     "Patient",
     "Reminder",
     "Sample",

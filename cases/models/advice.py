@@ -12,7 +12,9 @@ class Advice(SiteScopedModel, TimestampedModel):
     """Dosing advice computed from one sample (or one adverse event) and its sign-off.
 
     `inputs` is a frozen copy of everything the engine used (drug facts included) and `computed`
-    the engine's output as it was; the columns beside them are what the pharmacist released.
+    the engine's output as it was; the columns beside them are what the pharmacist released
+    (`edited` says whether they differ). `report_pdf` is the unsigned report, re-rendered while
+    the advice is open; `signed_report_pdf` is rendered once after the decision.
     Workflow: draft → released → accepted | rejected, or superseded by a newer result. Once
     signed, nothing about an advice changes.
     """
@@ -55,6 +57,9 @@ class Advice(SiteScopedModel, TimestampedModel):
     checks = models.JSONField(default=list)
     text = models.TextField()
     provisional = models.BooleanField(default=False)
+    edited = models.BooleanField(
+        default=False, help_text="The pharmacist changed the computed text or regimen on release"
+    )
     released_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -76,6 +81,8 @@ class Advice(SiteScopedModel, TimestampedModel):
     effective_date = models.DateField(null=True, blank=True)
     report_pdf = models.FileField(upload_to="reports/", blank=True)
     report_sha256 = models.CharField(max_length=64, blank=True)
+    signed_report_pdf = models.FileField(upload_to="reports/", blank=True)
+    signed_report_sha256 = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,0 +1,202 @@
+"""Advice pages: the review queue, the sign-off inbox, one advice with its PDF and decisions.
+
+The forms only parse; `cases.workflow` validates and decides. Errors appear next to the field.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from advice.rules import CODE_DESCRIPTIONS
+from cases import access, workflow
+from cases.errors import StateConflict
+from cases.models import Advice
+from reports import service as report_service
+
+QUEUE_LIMIT = 200
+
+
+class ReleaseForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=2000)
+    proposed_daily_dose_mg = forms.DecimalField(
+        label="Proposed daily dose (mg)", max_digits=8, decimal_places=2, min_value=0
+    )
+    proposed_administrations_per_day = forms.IntegerField(
+        label="Administrations per day", min_value=1, max_value=4
+    )
+
+
+class AcceptForm(forms.Form):
+    checks_confirmed = forms.MultipleChoiceField(
+        label="I confirmed", required=False, widget=forms.CheckboxSelectMultiple
+    )
+    effective_date = forms.DateField(
+        label="Dose change takes effect on", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    password = forms.CharField(
+        label="Your password (electronic signature)", widget=forms.PasswordInput, strip=False
+    )
+
+    def __init__(self, *args, checks: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["checks_confirmed"].choices = [
+            (code, f"{code.replace('_', ' ')}: {CODE_DESCRIPTIONS.get(code, '')}")
+            for code in checks
+        ]
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for rejecting", widget=forms.Textarea(attrs={"rows": 3}), max_length=2000
+    )
+    password = forms.CharField(
+        label="Your password (electronic signature)", widget=forms.PasswordInput, strip=False
+    )
+
+
+def _visible_advice(request, pk: int) -> Advice:
+    return get_object_or_404(
+        Advice.objects.visible_to(request.user).select_related(
+            "treatment__patient__site", "treatment__drug", "sample", "adverse_event",
+            "released_by", "decided_by",
+        ),
+        pk=pk,
+    )  # fmt: skip
+
+
+def _apply_errors(form: forms.Form, error: ValidationError) -> None:
+    for field, field_messages in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, field_messages)
+
+
+@login_required
+def advice_queue(request):
+    """Draft advice to review (pharmacists) and released advice to sign (physicians)."""
+    state = request.GET.get("state", "")
+    if state not in Advice.State.values:
+        if request.user.has_perm("cases.sign_advice"):
+            state = Advice.State.RELEASED
+        else:
+            state = Advice.State.DRAFT
+    items = (
+        Advice.objects.visible_to(request.user)
+        .filter(state=state)
+        .select_related("treatment__patient", "treatment__drug", "sample")
+        .order_by("created_at")[:QUEUE_LIMIT]
+    )
+    return render(
+        request,
+        "cases/advice_queue.html",
+        {"items": items, "state": state, "states": Advice.State.choices},
+    )
+
+
+def _detail(request, advice: Advice, **forms_by_name):
+    user = request.user
+    can_release = (
+        advice.state == Advice.State.DRAFT
+        and user.has_perm("cases.release_advice")
+        and access.works_at(user, advice.treatment.patient.site_id)
+    )
+    can_sign = (
+        advice.state == Advice.State.RELEASED
+        and user.has_perm("cases.sign_advice")
+        and access.works_at(user, advice.treatment.patient.site_id)
+    )
+    context = {
+        "advice": advice,
+        "patient": advice.treatment.patient,
+        "identity": access.sees_identity(user, advice.treatment.patient),
+        "can_release": can_release,
+        "can_sign": can_sign,
+        "descriptions": CODE_DESCRIPTIONS,
+        "release_form": forms_by_name.get("release_form")
+        or ReleaseForm(
+            initial={
+                "text": advice.text,
+                "proposed_daily_dose_mg": advice.proposed_daily_dose_mg,
+                "proposed_administrations_per_day": advice.proposed_administrations_per_day,
+            }
+        ),
+        "accept_form": forms_by_name.get("accept_form")
+        or AcceptForm(
+            checks=advice.checks,
+            initial={"effective_date": timezone.localdate() + datetime.timedelta(days=1)},
+        ),
+        "reject_form": forms_by_name.get("reject_form") or RejectForm(),
+    }
+    status = 400 if any(f.errors for f in forms_by_name.values()) else 200
+    return render(request, "cases/advice_detail.html", context, status=status)
+
+
+@login_required
+def advice_detail(request, pk: int):
+    return _detail(request, _visible_advice(request, pk))
+
+
+@login_required
+def advice_report(request, pk: int):
+    advice = _visible_advice(request, pk)
+    if access.sees_identity(request.user, advice.treatment.patient):
+        content = report_service.stored_pdf(advice)
+    else:
+        content = report_service.pseudonymised_pdf(advice)
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="etdm-advice-{advice.pk}.pdf"'
+    return response
+
+
+def _decide(request, pk: int, form_class, form_name: str, step):
+    advice = _visible_advice(request, pk)
+    kwargs = {"checks": advice.checks} if form_class is AcceptForm else {}
+    form = form_class(request.POST, **kwargs)
+    if form.is_valid():
+        try:
+            step(advice, form.cleaned_data)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        except (PermissionDenied, StateConflict) as error:
+            messages.error(request, str(error))
+            return redirect("advice-detail", pk=advice.pk)
+        else:
+            return redirect("advice-detail", pk=advice.pk)
+    return _detail(request, advice, **{form_name: form})
+
+
+@login_required
+@require_POST
+def advice_release(request, pk: int):
+    def step(advice, data):
+        workflow.advice_release(actor=request.user, advice=advice, **data)
+        messages.success(request, "Advice released to the physician.")
+
+    return _decide(request, pk, ReleaseForm, "release_form", step)
+
+
+@login_required
+@require_POST
+def advice_accept(request, pk: int):
+    def step(advice, data):
+        workflow.advice_accept(actor=request.user, advice=advice, **data)
+        messages.success(request, "Advice accepted and signed.")
+
+    return _decide(request, pk, AcceptForm, "accept_form", step)
+
+
+@login_required
+@require_POST
+def advice_reject(request, pk: int):
+    def step(advice, data):
+        workflow.advice_reject(actor=request.user, advice=advice, **data)
+        messages.success(request, "Advice rejected and signed.")
+
+    return _decide(request, pk, RejectForm, "reject_form", step)

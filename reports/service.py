@@ -1,0 +1,215 @@
+"""Rendering and storing advice reports (SPEC §7): records in, PDF files with their SHA-256 out.
+
+The open (unsigned) report is re-rendered whenever the advice changes state; the signed report
+is rendered once after the decision and never again. Files are written under a temporary name
+and moved into place complete; the advice row is updated with a conditional update of its own
+report columns only, so a release or signature made meanwhile is never undone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from cases.models import Advice
+from reports.render import render_pdf, write_pdf_atomically
+from reports.report import AdverseEventLine, DosePeriod, PlotPoint, ReportData, Signature
+
+REPORT_FOLDER = "reports"
+
+
+def _decimal(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def report_data(advice: Advice, *, clinical_copy: bool) -> ReportData:
+    """Everything the report shows, read from the advice, its treatment and the catalogue row
+    frozen with the advice (the report shows the target the advice was judged against)."""
+    treatment = advice.treatment
+    patient = treatment.patient
+    site = patient.site
+    drug = treatment.drug
+    row = advice.inputs.get("catalogue", {}).get("row") or drug.as_row()
+    sample = advice.sample
+    reference_day = (
+        timezone.localdate(sample.drawn_at) if sample is not None else advice.adverse_event.onset
+    )
+    regimen = treatment.regimen_on(reference_day)
+    samples = treatment.samples.exclude(status__in=["cancelled", "scheduled"]).order_by("drawn_at")
+    events = treatment.adverse_events.filter(entered_in_error=False)
+    active_events = [
+        e
+        for e in events
+        if e.onset <= reference_day and (e.resolved is None or e.resolved >= reference_day)
+    ]
+    signature = None
+    if advice.state in (Advice.State.ACCEPTED, Advice.State.REJECTED):
+        signer = advice.decided_by
+        signature = Signature(
+            printed_name=signer.get_full_name() or signer.get_username(),
+            signed_at=advice.decided_at,
+            time_zone=settings.TIME_ZONE,
+            meaning=advice.state,
+            reason=advice.rejection_reason,
+            checks_confirmed=tuple(advice.checks_confirmed),
+            effective_date=advice.effective_date if advice.state == Advice.State.ACCEPTED else None,
+        )
+    computed_text = advice.computed.get("text") if advice.edited else None
+    return ReportData(
+        site_name=site.name,
+        site_code=site.code,
+        study_number=patient.study_number,
+        patient_name=(patient.name or None) if clinical_copy else None,
+        record_number=(patient.record_number or None) if clinical_copy else None,
+        birth_year=patient.birth_year,
+        sex=patient.get_sex_display(),
+        tumour=patient.tumour,
+        drug_label=str(drug),
+        analyte=row["analyte"],
+        unit=row["unit"],
+        target_ng_ml=_decimal(row["target_ng_ml"] or None),
+        upper_threshold_ng_ml=_decimal(row["upper_threshold_ng_ml"] or None),
+        mean_exposure=_decimal(row["mean_exposure"] or None),
+        metric=row["metric"],
+        evidence_level=row["tdm_level"],
+        target_basis=row["target_basis"],
+        current_daily_dose_mg=advice.current_daily_dose_mg,
+        current_administrations_per_day=regimen.administrations_per_day if regimen else 1,
+        current_split_mg=tuple(Decimal(str(p)) for p in (regimen.split_mg if regimen else [])),
+        drawn_at=timezone.localtime(sample.drawn_at) if sample else None,
+        last_dose_at=timezone.localtime(sample.last_dose_at)
+        if sample and sample.last_dose_at
+        else None,
+        hours_after_dose=sample.hours_after_dose if sample else None,
+        measured_value=sample.concentration if sample else None,
+        measured_unit=sample.unit if sample else "",
+        below_lloq=sample.below_lloq if sample else False,
+        ctrough_ng_ml=advice.ctrough_ng_ml,
+        method=sample.method or None if sample else None,
+        evaluable=advice.evaluable,
+        reasons=tuple(advice.reasons),
+        action=advice.action,
+        proposed_daily_dose_mg=advice.proposed_daily_dose_mg,
+        proposed_administrations_per_day=advice.proposed_administrations_per_day,
+        proposed_split_mg=tuple(Decimal(str(p)) for p in advice.proposed_split_mg),
+        predicted_ctrough_ng_ml=advice.predicted_ctrough_ng_ml,
+        warnings=tuple(advice.warnings),
+        checks=tuple(advice.checks),
+        text=advice.text,
+        provisional=advice.provisional,
+        computed_text=computed_text,
+        kind=advice.kind,
+        state=advice.state,
+        advice_id=advice.pk,
+        generated_at=timezone.localtime(
+            advice.decided_at or advice.released_at or advice.created_at
+        ),
+        time_zone=settings.TIME_ZONE,
+        released_by=(advice.released_by.get_full_name() or advice.released_by.get_username())
+        if advice.released_by
+        else None,
+        released_at=timezone.localtime(advice.released_at) if advice.released_at else None,
+        points=tuple(
+            PlotPoint(
+                drawn_at=timezone.localtime(s.drawn_at),
+                ctrough_ng_ml=s.estimated_ctrough_ng_ml,
+                measured_ng_ml=s.concentration_ng_ml,
+                daily_dose_mg=s.daily_dose_mg,
+                evaluable=bool(s.evaluable),
+                is_current=sample is not None and s.pk == sample.pk,
+            )
+            for s in samples
+        ),
+        doses=tuple(
+            DosePeriod(effective_from=r.effective_from, daily_dose_mg=r.daily_dose_mg)
+            for r in treatment.regimens.order_by("effective_from")
+        ),
+        adverse_events=tuple(
+            AdverseEventLine(
+                term=e.term, grade=e.grade, onset=e.onset, resolved=e.resolved, related=e.related
+            )
+            for e in active_events
+        ),
+        signature=signature,
+    )
+
+
+def _load(advice_id: int) -> Advice:
+    return Advice.objects.select_related(
+        "treatment__patient__site",
+        "treatment__drug",
+        "sample",
+        "adverse_event",
+        "released_by",
+        "decided_by",
+    ).get(pk=advice_id)
+
+
+def _store(content: bytes, name: str) -> str:
+    path = Path(settings.MEDIA_ROOT) / REPORT_FOLDER / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_pdf_atomically(content, path)
+
+
+def render_open_report(*, advice_id: int) -> str:
+    """(Re-)render the unsigned clinical report of open advice; returns its SHA-256."""
+    advice = _load(advice_id)
+    if advice.state not in (Advice.State.DRAFT, Advice.State.RELEASED):
+        return advice.report_sha256
+    content = render_pdf(report_data(advice, clinical_copy=True))
+    sha256 = hashlib.sha256(content).hexdigest()
+    if sha256 == advice.report_sha256:
+        return sha256
+    # The file name carries the state and content, so a newer render never overwrites a file
+    # a reader may be downloading, and the stored hash always matches the named file.
+    name = f"advice-{advice.pk}-{advice.state}-{sha256[:12]}.pdf"
+    _store(content, name)
+    Advice.objects.filter(pk=advice.pk, state=advice.state).update(
+        report_pdf=f"{REPORT_FOLDER}/{name}", report_sha256=sha256
+    )
+    return sha256
+
+
+def render_signed_report(*, advice_id: int) -> str:
+    """Render the signed report once; a second run finds it and changes nothing."""
+    advice = _load(advice_id)
+    if advice.state not in (Advice.State.ACCEPTED, Advice.State.REJECTED):
+        raise ValueError(f"advice {advice_id} is {advice.state}, not signed")
+    if advice.signed_report_sha256:
+        return advice.signed_report_sha256
+    content = render_pdf(report_data(advice, clinical_copy=True))
+    name = f"advice-{advice.pk}-signed.pdf"
+    sha256 = _store(content, name)
+    Advice.objects.filter(pk=advice.pk, signed_report_sha256="").update(
+        signed_report_pdf=f"{REPORT_FOLDER}/{name}", signed_report_sha256=sha256
+    )
+    return sha256
+
+
+def pseudonymised_pdf(advice: Advice) -> bytes:
+    """The report without name and record number, rendered on request (never stored)."""
+    return render_pdf(report_data(advice, clinical_copy=False))
+
+
+def stored_pdf(advice: Advice) -> bytes:
+    """The clinical report as stored: the signed one once decided, else the open one (rendered
+    now if its task has not run yet). Superseded advice shows its last report."""
+    if advice.state in (Advice.State.ACCEPTED, Advice.State.REJECTED):
+        if not advice.signed_report_sha256:
+            render_signed_report(advice_id=advice.pk)
+            advice.refresh_from_db(fields=["signed_report_pdf", "signed_report_sha256"])
+        return _read(advice.signed_report_pdf.name)
+    if advice.state in (Advice.State.DRAFT, Advice.State.RELEASED) and not advice.report_sha256:
+        render_open_report(advice_id=advice.pk)
+        advice.refresh_from_db(fields=["report_pdf", "report_sha256"])
+    if advice.report_pdf:
+        return _read(advice.report_pdf.name)
+    return render_pdf(report_data(advice, clinical_copy=True))
+
+
+def _read(name: str) -> bytes:
+    return (Path(settings.MEDIA_ROOT) / name).read_bytes()
