@@ -156,7 +156,7 @@ def _tasks_run_in_process(request, settings, tmp_path):
 
 @pytest.fixture
 def postgresql(db):
-    """For tests of concurrency, which only a server database can show. Embedded runs on SQLite
+    """For tests of concurrency or with other processes, which need a server database. Embedded runs on SQLite
     skip them; under TDM_REQUIRE_SERVICES=1 (CI) a missing PostgreSQL is a failure."""
     from django.conf import settings
     from django.db import connection
@@ -164,5 +164,5 @@ def postgresql(db):
     if connection.vendor != "postgresql":
         if settings.TDM_REQUIRE_SERVICES:
             pytest.fail("TDM_REQUIRE_SERVICES=1 but the test database is not PostgreSQL")
-        pytest.skip("concurrency needs PostgreSQL (CI runs it there)")
+        pytest.skip("needs PostgreSQL, shared with other processes (CI runs it there)")
     return connection

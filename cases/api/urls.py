@@ -15,5 +15,11 @@ router.register("advice", views.AdviceViewSet)
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
+    # SPEC §12 names the file without a trailing slash, unlike the router's resources.
+    path(
+        "advice/<int:pk>/report.pdf",
+        views.AdviceViewSet.as_view({"get": "report"}),
+        name="advice-report-pdf",
+    ),
     path("", include(router.urls)),
 ]

@@ -262,7 +262,6 @@ class AdviceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         parameters=[OpenApiParameter("copy", str, enum=["clinical", "pseudonymised"])],
         responses={(200, "application/pdf"): OpenApiTypes.BINARY},
     )
-    @action(detail=True, methods=["get"], url_path="report.pdf")
     def report(self, request, pk=None):
         """The advice report as PDF: signed once decided; pseudonymised for data managers."""
         advice = self.get_object()

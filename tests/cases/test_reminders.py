@@ -121,7 +121,7 @@ def test_queries_do_not_grow_with_the_number_of_patients(
         notify.sample_reminders(today=today - datetime.timedelta(days=1))
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_runs_send_each_reminder_once(postgresql, case_at):
     case_at("a")
     today = WEEK_8 - datetime.timedelta(days=7)
