@@ -156,8 +156,8 @@ def _tasks_run_in_process(request, settings, tmp_path):
 
 @pytest.fixture
 def postgresql(db):
-    """For tests of concurrency or with other processes, which need a server database. Embedded runs on SQLite
-    skip them; under TDM_REQUIRE_SERVICES=1 (CI) a missing PostgreSQL is a failure."""
+    """For tests of races or with other processes, which need a server database. Embedded
+    runs on SQLite skip them; under TDM_REQUIRE_SERVICES=1 (CI) no PostgreSQL is a failure."""
     from django.conf import settings
     from django.db import connection
 
