@@ -84,6 +84,7 @@ def backlog_sweep() -> dict[str, int]:
 
     Results without advice, AEs without toxicity advice, open advice without a report and
     signed advice without a signed report are handled here directly; each step is idempotent.
+    Temporary files left by a render whose process was killed are removed.
     """
     cutoff = timezone.now() - BACKLOG_GRACE
     live_advice = Advice.objects.exclude(state=Advice.State.SUPERSEDED)
@@ -115,6 +116,9 @@ def backlog_sweep() -> dict[str, int]:
         render_signed_report(advice_id)
         done["signed_reports"] += 1
     notify.email_pending()
+    from reports import service
+
+    done["stale_temporary_files"] = service.remove_stale_temporary_files(now=timezone.now())
     if any(done.values()):
         logger.info("backlog sweep did %s", done)
     return done

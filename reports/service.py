@@ -8,6 +8,7 @@ report columns only, so a release or signature made meanwhile is never undone.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from decimal import Decimal
 from pathlib import Path
@@ -213,3 +214,20 @@ def stored_pdf(advice: Advice) -> bytes:
 
 def _read(name: str) -> bytes:
     return (Path(settings.MEDIA_ROOT) / name).read_bytes()
+
+
+# Longer than any render may take (the task time limit is 5 minutes): a temporary file this
+# old belongs to a process that died mid-write.
+STALE_TEMPORARY_AGE = datetime.timedelta(minutes=15)
+
+
+def remove_stale_temporary_files(*, now: datetime.datetime) -> int:
+    """Delete the half-written temporary files of renders whose process was killed."""
+    folder = Path(settings.MEDIA_ROOT) / REPORT_FOLDER
+    cutoff = (now - STALE_TEMPORARY_AGE).timestamp()
+    removed = 0
+    for temporary in folder.glob(".*.tmp"):
+        if temporary.stat().st_mtime < cutoff:
+            temporary.unlink(missing_ok=True)
+            removed += 1
+    return removed

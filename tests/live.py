@@ -34,11 +34,17 @@ def purge_broker() -> None:
 
 @contextmanager
 def celery_worker(
-    var_dir: Path, *, app: str = "tdm_site", pool: str = "solo", log: Path | None = None
+    var_dir: Path,
+    *,
+    app: str = "tdm_site",
+    pool: str = "solo",
+    log: Path | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen]:
     """A worker process on the test database; stopped (and its log kept) when the block ends."""
     env = {
         **os.environ,
+        **(extra_env or {}),
         "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "TDM_VAR_DIR": str(var_dir),

@@ -5,6 +5,8 @@ Runs on PostgreSQL and the configured broker (Redis in CI); see `postgresql` in 
 
 import datetime
 import hashlib
+import os
+import signal
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from cases.models import Advice, DoseRegimen
+from reports import service as report_service
 from tests.conftest import DEMO_PASSWORD
 from tests.live import celery_worker, purge_broker, wait_for
 
@@ -159,3 +162,40 @@ def test_reject_needs_a_reason_with_a_real_worker(postgresql, staff, api, case_a
         assert advice.state == "rejected"
         assert advice.rejection_reason == "Adherence doubtful; repeat the level."
         assert list(DoseRegimen.objects.values_list("pk", flat=True)) == regimens_before
+
+
+def test_a_worker_killed_while_rendering_leaves_no_partial_report(
+    postgresql, staff, case_at, worker_var
+):
+    """The pool process dies mid-write; the task is delivered again and completes, and the
+    report's path only ever holds a whole PDF whose SHA-256 is the stored one."""
+    marker = worker_var / "stalled.pid"
+    with celery_worker(
+        worker_var,
+        app="tests.stalling_worker",
+        pool="prefork",
+        extra_env={"TDM_TEST_STALL_MARKER": str(marker)},
+    ):
+        case = case_at("a", adverse_event=False)
+        wait_for(marker.exists, timeout=90, what="the render to stall mid-write")
+        os.kill(int(marker.read_text()), signal.SIGKILL)
+        reports = Path(settings.MEDIA_ROOT) / "reports"
+        assert list(reports.glob("*.pdf")) == []
+        advice = Advice.objects.get(sample=case["sample"])
+        assert advice.report_sha256 == ""
+        advice = wait_for(
+            lambda: report_ready(case["treatment"].pk), timeout=90, what="the retried render"
+        )
+    pdfs = list(reports.glob("*.pdf"))
+    assert [p.name for p in pdfs] == [Path(advice.report_pdf.name).name]
+    content = pdfs[0].read_bytes()
+    assert content.startswith(b"%PDF-")
+    assert content.rstrip().endswith(b"%%EOF")
+    assert hashlib.sha256(content).hexdigest() == advice.report_sha256
+    # What the killed process had half written is removed by the sweep once surely orphaned.
+    orphans = list(reports.glob(".*.tmp"))
+    assert len(orphans) == 1
+    later = timezone.now() + datetime.timedelta(minutes=16)
+    assert report_service.remove_stale_temporary_files(now=later) == 1
+    assert list(reports.glob(".*.tmp")) == []
+    assert pdfs[0].read_bytes() == content
