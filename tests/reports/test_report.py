@@ -458,3 +458,16 @@ def test_write_pdf_atomically_leaves_no_partial_file(tmp_path, monkeypatch, fail
 
     assert path.read_bytes() == b"%PDF- the earlier report"
     assert [entry.name for entry in tmp_path.iterdir()] == ["advice-42.pdf"]
+
+
+def test_write_pdf_atomically_creates_nothing_when_the_first_write_fails(tmp_path, monkeypatch):
+    path = tmp_path / "advice-42.pdf"
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_pdf_atomically(b"%PDF- the new report", path)
+
+    assert list(tmp_path.iterdir()) == []
