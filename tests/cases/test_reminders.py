@@ -100,9 +100,7 @@ def test_without_a_responsible_nurse_every_nurse_of_the_site_is_told(case_at, st
     notify.sample_reminders(today=WEEK_8 - datetime.timedelta(days=7))
     reminder = Reminder.objects.get()
     assert reminder.recipient is None
-    assert list(reminder.notifications.values_list("recipient__username", flat=True)) == [
-        "nurse_a"
-    ]
+    assert list(reminder.notifications.values_list("recipient__username", flat=True)) == ["nurse_a"]
 
 
 @pytest.mark.django_db
