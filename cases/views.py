@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from cases import access
 from cases.models import AdverseEvent, DoseRegimen, Patient, Sample, Treatment
+from reports import service as report_service
 
 PATIENTS_PER_PAGE = 100
 
@@ -98,6 +99,8 @@ def treatment_detail(request, pk: int):
             "phase": treatment.phase_on(today),
             "samples": treatment.samples.order_by("-drawn_at"),
             "adverse_events": treatment.adverse_events.order_by("-onset"),
+            "advice_list": treatment.advice.select_related("sample").order_by("-created_at"),
+            "plot_svg": report_service.treatment_plot_svg(treatment),
         },
     )
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
 
-from cases.models import Advice
+from advice.rules import AdverseEventInput, is_active
+from cases.models import Advice, Sample, Treatment
+from reports.plot import ctrough_plot_svg
 from reports.render import render_pdf, write_pdf_atomically
 from reports.report import AdverseEventLine, DosePeriod, PlotPoint, ReportData, Signature
 
@@ -25,6 +29,67 @@ REPORT_FOLDER = "reports"
 
 def _decimal(value) -> Decimal | None:
     return None if value is None else Decimal(str(value))
+
+
+@dataclass(frozen=True)
+class TreatmentSeries:
+    """What the Ctrough-over-time plot of a treatment shows: samples, doses, adverse events."""
+
+    points: tuple[PlotPoint, ...]
+    doses: tuple[DosePeriod, ...]
+    adverse_events: tuple[AdverseEventLine, ...]
+
+    def active_events(self, day: date) -> tuple[AdverseEventLine, ...]:
+        return tuple(
+            e
+            for e in self.adverse_events
+            if is_active(AdverseEventInput(e.term, e.grade, e.onset, e.resolved, e.related), day)
+        )
+
+
+def treatment_series(treatment: Treatment, *, current_sample_id: int | None) -> TreatmentSeries:
+    samples = treatment.samples.exclude(
+        status__in=[Sample.Status.CANCELLED, Sample.Status.SCHEDULED]
+    ).order_by("drawn_at")
+    return TreatmentSeries(
+        points=tuple(
+            PlotPoint(
+                drawn_at=timezone.localtime(s.drawn_at),
+                ctrough_ng_ml=s.estimated_ctrough_ng_ml,
+                measured_ng_ml=s.concentration_ng_ml,
+                daily_dose_mg=s.daily_dose_mg,
+                evaluable=bool(s.evaluable),
+                is_current=s.pk == current_sample_id,
+            )
+            for s in samples
+        ),
+        doses=tuple(
+            DosePeriod(effective_from=r.effective_from, daily_dose_mg=r.daily_dose_mg)
+            for r in treatment.regimens.order_by("effective_from")
+        ),
+        adverse_events=tuple(
+            AdverseEventLine(
+                term=e.term, grade=e.grade, onset=e.onset, resolved=e.resolved, related=e.related
+            )
+            for e in treatment.adverse_events.filter(entered_in_error=False).order_by("onset")
+        ),
+    )
+
+
+def treatment_plot_svg(treatment: Treatment) -> str:
+    """The Ctrough-over-time plot of a treatment page, against the drug's current target."""
+    series = treatment_series(treatment, current_sample_id=None)
+    drug = treatment.drug
+    return ctrough_plot_svg(
+        series.points,
+        series.doses,
+        target_ng_ml=drug.target_ng_ml if drug.metric == "cmin" else None,
+        upper_threshold_ng_ml=drug.upper_threshold_ng_ml,
+        mean_exposure=drug.mean_exposure,
+        unit=drug.unit,
+        time_zone=settings.TIME_ZONE,
+        adverse_events=series.adverse_events,
+    )
 
 
 def report_data(advice: Advice, *, clinical_copy: bool) -> ReportData:
@@ -40,13 +105,7 @@ def report_data(advice: Advice, *, clinical_copy: bool) -> ReportData:
         timezone.localdate(sample.drawn_at) if sample is not None else advice.adverse_event.onset
     )
     regimen = treatment.regimen_on(reference_day)
-    samples = treatment.samples.exclude(status__in=["cancelled", "scheduled"]).order_by("drawn_at")
-    events = treatment.adverse_events.filter(entered_in_error=False)
-    active_events = [
-        e
-        for e in events
-        if e.onset <= reference_day and (e.resolved is None or e.resolved >= reference_day)
-    ]
+    series = treatment_series(treatment, current_sample_id=sample.pk if sample else None)
     signature = None
     if advice.state in (Advice.State.ACCEPTED, Advice.State.REJECTED):
         signer = advice.decided_by
@@ -114,27 +173,9 @@ def report_data(advice: Advice, *, clinical_copy: bool) -> ReportData:
         if advice.released_by
         else None,
         released_at=timezone.localtime(advice.released_at) if advice.released_at else None,
-        points=tuple(
-            PlotPoint(
-                drawn_at=timezone.localtime(s.drawn_at),
-                ctrough_ng_ml=s.estimated_ctrough_ng_ml,
-                measured_ng_ml=s.concentration_ng_ml,
-                daily_dose_mg=s.daily_dose_mg,
-                evaluable=bool(s.evaluable),
-                is_current=sample is not None and s.pk == sample.pk,
-            )
-            for s in samples
-        ),
-        doses=tuple(
-            DosePeriod(effective_from=r.effective_from, daily_dose_mg=r.daily_dose_mg)
-            for r in treatment.regimens.order_by("effective_from")
-        ),
-        adverse_events=tuple(
-            AdverseEventLine(
-                term=e.term, grade=e.grade, onset=e.onset, resolved=e.resolved, related=e.related
-            )
-            for e in active_events
-        ),
+        points=series.points,
+        doses=series.doses,
+        adverse_events=series.active_events(reference_day),
         signature=signature,
     )
 
