@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from advice.case_input import json_number
 from advice.rules import CODE_DESCRIPTIONS
 from cases import access, workflow
 from cases.errors import StateConflict
@@ -123,7 +124,7 @@ def _detail(request, advice: Advice, **forms_by_name):
         or ReleaseForm(
             initial={
                 "text": advice.text,
-                "proposed_daily_dose_mg": advice.proposed_daily_dose_mg,
+                "proposed_daily_dose_mg": json_number(advice.proposed_daily_dose_mg),
                 "proposed_administrations_per_day": advice.proposed_administrations_per_day,
             }
         ),

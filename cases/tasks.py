@@ -90,7 +90,7 @@ def backlog_sweep() -> dict[str, int]:
     live_advice = Advice.objects.exclude(state=Advice.State.SUPERSEDED)
     samples = Sample.objects.filter(
         status=Sample.Status.RESULTED, daily_dose_mg__gt=0, created_at__lte=cutoff
-    ).exclude(Exists(live_advice.filter(sample=OuterRef("pk"))))
+    ).exclude(Exists(Advice.objects.filter(sample=OuterRef("pk"))))
     events = AdverseEvent.objects.filter(
         entered_in_error=False,
         created_at__lte=cutoff,

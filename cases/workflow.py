@@ -48,7 +48,8 @@ def advice_create_for_sample(*, sample_id: int) -> Advice | None:
         )
         if sample.status != Sample.Status.RESULTED or not sample.daily_dose_mg:
             return None
-        existing = sample.advice.exclude(state=Advice.State.SUPERSEDED).first()
+        # Any advice of this sample, superseded included: a sample is advised on once.
+        existing = sample.advice.order_by("-pk").first()
         if existing is not None:
             return existing
         inputs = clinical.sample_advice_inputs(sample)
@@ -112,7 +113,7 @@ def advice_create_for_adverse_event(*, event_id: int) -> Advice | None:
         )
         if event.entered_in_error:
             return None
-        existing = event.advice.exclude(state=Advice.State.SUPERSEDED).first()
+        existing = event.advice.order_by("-pk").first()
         if existing is not None:
             return existing
         inputs = clinical.adverse_event_advice_inputs(event)

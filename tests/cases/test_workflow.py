@@ -87,6 +87,13 @@ def test_a_newer_result_supersedes_unsigned_advice(sorafenib_case, staff, run_on
         late = record_sample(staff, treatment, "2024-02-20 09:00", "2024-02-19 21:00", "2950")
     assert Advice.objects.get(sample=late).state == Advice.State.SUPERSEDED
     assert Advice.objects.get(sample=newer).state == Advice.State.DRAFT
+    # A superseded advice is still the sample's advice: neither a rerun nor the backlog sweep
+    # advises on the sample again.
+    count = Advice.objects.count()
+    tasks.compute_sample_advice(old.sample_id)
+    Sample.objects.update(created_at=timezone.now() - datetime.timedelta(hours=1))
+    assert tasks.backlog_sweep()["sample_advice"] == 0
+    assert Advice.objects.count() == count
 
 
 def test_signed_advice_is_never_superseded(sorafenib_case, staff, run_on_commit):
