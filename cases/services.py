@@ -21,8 +21,10 @@ from advice import ctcae, rules
 from advice.case_input import json_number
 from cases import access, audit, clinical, roles
 from cases.dispatch import after_commit
+from cases.errors import StateConflict
 from cases.models import (
     AdverseEvent,
+    Advice,
     AuditEvent,
     DoseRegimen,
     Drug,
@@ -53,7 +55,10 @@ def _full_clean(instance: Any, *, exclude: list[str] | None = None) -> None:
         raise ValidationError(error.message_dict) from None
 
 
-def _require_site_role(actor: AbstractBaseUser, site: Site, field: str = "site") -> None:
+def _require_site_role(actor: AbstractBaseUser | None, site: Site, field: str = "site") -> None:
+    """The actor must work at the site; `None` is the system itself (import, seed, tasks)."""
+    if actor is None:
+        return
     if not actor.is_superuser and not access.works_at(actor, site.pk):
         # Same words as for a site that does not exist: do not reveal other sites' records.
         raise ValidationError({field: [f"Unknown site {site.code!r} for this user."]})
@@ -72,7 +77,7 @@ def _staff_member(site: Site, user: AbstractBaseUser | None, role: str, field: s
 @transaction.atomic
 def patient_create(
     *,
-    actor: AbstractBaseUser,
+    actor: AbstractBaseUser | None,
     site: Site,
     study_number: str,
     sex: str,
@@ -163,7 +168,7 @@ def _check_dose(
 @transaction.atomic
 def treatment_create(
     *,
-    actor: AbstractBaseUser,
+    actor: AbstractBaseUser | None,
     patient: Patient,
     drug: Drug,
     start_date: datetime.date,
@@ -252,8 +257,7 @@ def dose_regimen_create(
         .select_related("drug", "patient__site")
         .get(pk=treatment.pk)
     )
-    if actor is not None:
-        _require_site_role(actor, treatment.patient.site, "treatment")
+    _require_site_role(actor, treatment.patient.site, "treatment")
     history = list(treatment.regimens.order_by("effective_from"))
     errors: dict[str, list[str]] = {}
     if reason not in DoseRegimen.Reason.values:
@@ -284,7 +288,7 @@ def dose_regimen_create(
 
 @transaction.atomic
 def treatment_stop(
-    *, actor: AbstractBaseUser, treatment: Treatment, stop_date: datetime.date, reason: str
+    *, actor: AbstractBaseUser | None, treatment: Treatment, stop_date: datetime.date, reason: str
 ) -> Treatment:
     treatment = Treatment.objects.select_for_update().get(pk=treatment.pk)
     _require_site_role(actor, treatment.patient.site, "treatment")
@@ -308,8 +312,25 @@ def treatment_stop(
 # Samples ----------------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def sample_record(
+def _check_result(
+    errors: dict[str, list[str]],
+    concentration: Decimal | None,
+    unit: str,
+    below_lloq: bool,
+) -> None:
+    if concentration is not None and concentration < 0:
+        _add(errors, "concentration", "A concentration cannot be negative.")
+    elif concentration == 0 and not below_lloq:
+        _add(
+            errors,
+            "concentration",
+            "A result of 0 is only possible as 'below the limit of quantification'.",
+        )
+    if unit not in Sample.Unit.values:
+        _add(errors, "unit", f"Unknown unit {unit!r}; use one of {', '.join(Sample.Unit.values)}.")
+
+
+def sample_build(
     *,
     actor: AbstractBaseUser | None,
     treatment: Treatment,
@@ -322,11 +343,11 @@ def sample_record(
     analytes: dict[str, Decimal] | None = None,
     now: datetime.datetime | None = None,
 ) -> Sample:
-    """Log a drawn sample (with its result when known) and compute its Ctrough (SPEC §4)."""
+    """A validated, computed, unsaved sample: what `sample_record` would store (and what the
+    sample form previews). Raises ValidationError naming the fields."""
     now = now or timezone.now()
     treatment = Treatment.objects.select_related("drug", "patient__site").get(pk=treatment.pk)
-    if actor is not None:
-        _require_site_role(actor, treatment.patient.site, "treatment")
+    _require_site_role(actor, treatment.patient.site, "treatment")
     errors: dict[str, list[str]] = {}
     if timezone.is_naive(drawn_at):
         _add(errors, "drawn_at", "Give the time zone (e.g. 2024-03-01T09:10:00+01:00).")
@@ -344,25 +365,13 @@ def sample_record(
     if analytes:
         concentration = sum(analytes.values(), Decimal(0))
         unit = Sample.Unit.NG_ML
-    if concentration is None and not below_lloq:
-        status = Sample.Status.DRAWN
-    else:
-        status = Sample.Status.RESULTED
-        if concentration is not None and concentration < 0:
-            _add(errors, "concentration", "A concentration cannot be negative.")
-        elif concentration == 0 and not below_lloq:
-            _add(
-                errors,
-                "concentration",
-                "A result of 0 is only possible as 'below the limit of quantification'.",
-            )
-    if unit not in Sample.Unit.values:
-        _add(errors, "unit", f"Unknown unit {unit!r}; use one of {', '.join(Sample.Unit.values)}.")
+    resulted = concentration is not None or below_lloq
+    _check_result(errors, concentration, unit, below_lloq)
     _raise_if(errors)
     regimen = treatment.regimen_on(timezone.localdate(drawn_at))
     sample = Sample(
         treatment=treatment,
-        status=status,
+        status=Sample.Status.RESULTED if resulted else Sample.Status.DRAWN,
         drawn_at=drawn_at,
         last_dose_at=last_dose_at,
         daily_dose_mg=regimen.daily_dose_mg if regimen else None,
@@ -376,6 +385,14 @@ def sample_record(
     )
     clinical.compute_sample(sample)
     _full_clean(sample, exclude=["treatment"])
+    return sample
+
+
+@transaction.atomic
+def sample_record(*, actor: AbstractBaseUser | None, **fields: Any) -> Sample:
+    """Log a drawn sample (with its result when known) and compute its Ctrough (SPEC §4);
+    a result queues its advice. Fields as for `sample_build`."""
+    sample = sample_build(actor=actor, **fields)
     sample.save()
     audit.record(actor=actor, action=AuditEvent.Action.CREATE, instance=sample)
     if sample.status == Sample.Status.RESULTED:
@@ -384,18 +401,78 @@ def sample_record(
 
 
 @transaction.atomic
+def sample_result(
+    *,
+    actor: AbstractBaseUser | None,
+    sample: Sample,
+    concentration: Decimal | None,
+    unit: str = Sample.Unit.NG_ML,
+    below_lloq: bool = False,
+) -> Sample:
+    """Enter the lab result of a drawn sample; it is computed and advised on as if logged so."""
+    sample = (
+        Sample.objects.select_for_update(of=("self",))
+        .select_related("treatment__drug", "treatment__patient__site")
+        .get(pk=sample.pk)
+    )
+    _require_site_role(actor, sample.treatment.patient.site, "sample")
+    if sample.status != Sample.Status.DRAWN:
+        raise StateConflict(f"Only a drawn sample awaits its result; this one is {sample.status}.")
+    errors: dict[str, list[str]] = {}
+    if concentration is None and not below_lloq:
+        _add(
+            errors,
+            "concentration",
+            "Give the result, or mark it below the limit of quantification.",
+        )
+    _check_result(errors, concentration, unit, below_lloq)
+    _raise_if(errors)
+    before = audit.snapshot(sample)
+    sample.status = Sample.Status.RESULTED
+    sample.concentration = concentration
+    sample.unit = unit
+    sample.below_lloq = below_lloq
+    clinical.compute_sample(sample)
+    sample.save(
+        update_fields=[
+            "status", "concentration", "unit", "below_lloq", "concentration_ng_ml",
+            "hours_after_dose", "estimated_ctrough_ng_ml", "method", "evaluable",
+            "not_evaluable_reasons", "warnings", "updated_at",
+        ]
+    )  # fmt: skip
+    audit.record(actor=actor, action=AuditEvent.Action.UPDATE, instance=sample, before=before)
+    after_commit("compute_sample_advice", sample.pk)
+    return sample
+
+
+@transaction.atomic
 def sample_cancel(*, actor: AbstractBaseUser, sample: Sample, reason: str) -> Sample:
+    """Cancel a sample (entered in error, not drawn): it stays on record with the reason, and
+    its unsigned advice is withdrawn (superseded)."""
     sample = Sample.objects.select_for_update().get(pk=sample.pk)
     _require_site_role(actor, sample.treatment.patient.site, "sample")
     if not reason.strip():
-        raise ValidationError({"cancel_reason": ["Say why the sample is cancelled."]})
+        raise ValidationError({"reason": ["Say why the sample is cancelled."]})
     if sample.status == Sample.Status.CANCELLED:
-        raise ValidationError({"status": ["The sample is already cancelled."]})
+        raise StateConflict("The sample is already cancelled.")
     before = audit.snapshot(sample)
     sample.status = Sample.Status.CANCELLED
     sample.cancel_reason = reason.strip()
     sample.save(update_fields=["status", "cancel_reason", "updated_at"])
     audit.record(actor=actor, action=AuditEvent.Action.CANCEL, instance=sample, before=before)
+    for advice in Advice.objects.select_for_update().filter(
+        sample=sample, state__in=[Advice.State.DRAFT, Advice.State.RELEASED]
+    ):
+        advice_before = audit.snapshot(advice)
+        advice.state = Advice.State.SUPERSEDED
+        advice.save(update_fields=["state", "updated_at"])
+        audit.record(
+            actor=actor,
+            action=AuditEvent.Action.UPDATE,
+            instance=advice,
+            before=advice_before,
+            detail=f"withdrawn: sample {sample.pk} cancelled",
+        )
     return sample
 
 
@@ -422,8 +499,7 @@ def adverse_event_record(
     treatment = (
         Treatment.objects.select_for_update().select_related("patient__site").get(pk=treatment.pk)
     )
-    if actor is not None:
-        _require_site_role(actor, treatment.patient.site, "treatment")
+    _require_site_role(actor, treatment.patient.site, "treatment")
     errors: dict[str, list[str]] = {}
     ctcae_term = ctcae.find_term(term)
     if ctcae_term is None:

@@ -83,7 +83,8 @@ def backlog_sweep() -> dict[str, int]:
     """Do the work whose message never reached a worker (broker down at save time, SPEC §7).
 
     Results without advice, AEs without toxicity advice, open advice without a report and
-    signed advice without a signed report are handled here directly; each step is idempotent.
+    advice signed in the application without a signed report are handled here directly; each
+    step is idempotent. (Decisions imported with a cohort carry no signature to render.)
     Temporary files left by a render whose process was killed are removed.
     """
     cutoff = timezone.now() - BACKLOG_GRACE
@@ -111,6 +112,7 @@ def backlog_sweep() -> dict[str, int]:
     for advice_id in Advice.objects.filter(
         state__in=[Advice.State.ACCEPTED, Advice.State.REJECTED],
         signed_report_sha256="",
+        decided_by__isnull=False,
         decided_at__lte=cutoff,
     ).values_list("pk", flat=True)[:100]:
         render_signed_report(advice_id)

@@ -305,6 +305,18 @@ class SampleCreateSerializer(serializers.Serializer):
     )
 
 
+class SampleResultSerializer(serializers.Serializer):
+    concentration = serializers.DecimalField(
+        max_digits=14, decimal_places=4, required=False, allow_null=True, default=None
+    )
+    unit = UnitField(required=False, default=Sample.Unit.NG_ML)
+    below_lloq = serializers.BooleanField(required=False, default=False)
+
+
+class SampleCancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
 class AdverseEventCreateSerializer(serializers.Serializer):
     treatment = VisibleRelatedField(queryset=Treatment.objects.all())
     term = serializers.CharField(max_length=200)

@@ -172,6 +172,27 @@ class SampleViewSet(ScopedViewSet):
     serializer_class = s.SampleSerializer
     input_serializer_class = s.SampleCreateSerializer
     create_service = staticmethod(services.sample_record)
+
+    @extend_schema(request=s.SampleResultSerializer, responses=s.SampleSerializer)
+    @action(detail=True, methods=["post"])
+    def result(self, request, pk=None):
+        """Enter the lab result of a drawn sample (it is then computed and advised on)."""
+        sample = self.get_object()
+        data = s.SampleResultSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sample = services.sample_result(actor=request.user, sample=sample, **data.validated_data)
+        return Response(self.get_serializer(sample).data)
+
+    @extend_schema(request=s.SampleCancelSerializer, responses=s.SampleSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel a sample with a reason (clinical records are never deleted)."""
+        sample = self.get_object()
+        data = s.SampleCancelSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sample = services.sample_cancel(actor=request.user, sample=sample, **data.validated_data)
+        return Response(self.get_serializer(sample).data)
+
     filterset_class = SampleFilter
 
 
