@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 from advice.catalogue import CatalogueError, parse_drug_row
 from cases import services
-from cases.models import AuditEvent, Drug, DrugVersion, Site, SiteMembership
+from cases.models import AuditEvent, Drug, DrugVersion, Sample, Site, SiteMembership, Treatment
 
 
 class DrugAdminForm(forms.ModelForm):
@@ -117,3 +117,78 @@ class TdmUserAdmin(UserAdmin):
     """Users with their sites; roles are the groups of `cases.roles`."""
 
     inlines = [UserSiteMembershipInline]
+
+
+class SampleAdminForm(forms.ModelForm):
+    """Adding a sample in the admin goes through the same service as the API and pages."""
+
+    class Meta:
+        model = Sample
+        fields = [
+            "treatment", "drawn_at", "last_dose_at", "concentration", "unit", "below_lloq",
+            "lab_accession",
+        ]  # fmt: skip
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            self.built = services.sample_build(actor=None, **cleaned)
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages)
+        return cleaned
+
+
+@admin.register(Sample)
+class SampleAdmin(admin.ModelAdmin):
+    """Samples are added here through `services.sample_record` (computed, audited, advised on);
+    once stored they are read-only: a result entered later or a cancellation has its own action
+    in the application."""
+
+    form = SampleAdminForm
+    list_display = [
+        "drawn_at", "treatment", "status", "concentration", "unit", "estimated_ctrough_ng_ml",
+        "method", "evaluable",
+    ]  # fmt: skip
+    list_filter = ["status", "evaluable", "method"]
+    search_fields = ["treatment__patient__study_number", "lab_accession"]
+    autocomplete_fields = ["treatment"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Sample._meta.fields] if obj is not None else []
+
+    def save_model(self, request, obj, form, change) -> None:
+        fields = {name: form.cleaned_data[name] for name in SampleAdminForm.Meta.fields}
+        stored = services.sample_record(actor=request.user, **fields)
+        obj.pk = stored.pk
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Treatment)
+class TreatmentAdmin(admin.ModelAdmin):
+    """Listed for finding treatments (e.g. when adding a sample); changed only in the app."""
+
+    list_display = ["patient", "drug", "start_date", "stop_date"]
+    search_fields = ["patient__study_number", "drug__name"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -63,6 +63,13 @@ def render_signed_report(advice_id: int) -> str:
     return service.render_signed_report(advice_id=advice_id)
 
 
+@shared_task(**{**TASK_OPTIONS, "time_limit": 3600, "soft_time_limit": 3540})
+def run_export(export_id: int) -> str:
+    from cases import exporting
+
+    return exporting.export_run(export_id=export_id).state
+
+
 @shared_task(**TASK_OPTIONS)
 def email_notifications() -> int:
     return notify.email_pending()

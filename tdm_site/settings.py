@@ -125,6 +125,9 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="eTDM <etdm@localhost>")
+# Key (32 bytes or more) for exports that leave the study: study numbers re-pseudonymised
+# with HMAC-SHA256 and every date of a patient shifted by one keyed offset.
+TDM_EXPORT_KEY_FILE = env.str("TDM_EXPORT_KEY_FILE", default="")
 # Links in e-mails point here.
 TDM_BASE_URL = env.str("TDM_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 

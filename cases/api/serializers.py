@@ -10,7 +10,17 @@ from rest_framework import serializers
 from advice import units
 from advice.case_input import json_number
 from cases import access
-from cases.models import AdverseEvent, Advice, DoseRegimen, Drug, Patient, Sample, Site, Treatment
+from cases.models import (
+    AdverseEvent,
+    Advice,
+    DoseRegimen,
+    Drug,
+    Export,
+    Patient,
+    Sample,
+    Site,
+    Treatment,
+)
 
 User = get_user_model()
 
@@ -404,3 +414,25 @@ class AdviceAcceptSerializer(serializers.Serializer):
 class AdviceRejectSerializer(serializers.Serializer):
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ExportSerializer(serializers.ModelSerializer):
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Export
+        fields = [
+            "id", "format", "for_release", "state", "progress", "requested_by", "sha256",
+            "size_bytes", "error", "created_at", "started_at", "finished_at", "download_url",
+        ]  # fmt: skip
+
+    def get_download_url(self, export: Export) -> str | None:
+        if export.state != Export.State.DONE:
+            return None
+        return f"/api/v1/exports/{export.pk}/download/"
+
+
+class ExportCreateSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=Export.Format.choices)
+    for_release = serializers.BooleanField(required=False, default=False)

@@ -12,6 +12,7 @@ router.register("samples", views.SampleViewSet)
 router.register("adverse-events", views.AdverseEventViewSet)
 router.register("drugs", views.DrugViewSet)
 router.register("advice", views.AdviceViewSet)
+router.register("exports", views.ExportViewSet)
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),

@@ -7,7 +7,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Prefetch, Q
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -15,12 +15,13 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from cases import access, clinical, services, workflow
-from cases.models import AdverseEvent, Advice, DoseRegimen, Drug, Patient, Sample, Treatment
+from cases import access, clinical, exporting, services, workflow
+from cases.errors import StateConflict
+from cases.models import AdverseEvent, Advice, DoseRegimen, Drug, Export, Patient, Sample, Treatment
 from reports import service as report_service
 
 from . import serializers as s
-from .permissions import RolePermissions, ViewPermission
+from .permissions import ExportPermission, RolePermissions, ViewPermission
 
 
 class ScopedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -297,3 +298,30 @@ class AdviceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         response = HttpResponse(content, content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="{filename}"'
         return response
+
+
+class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Pseudonymised study exports (SPEC §9): start one, follow its progress, download it."""
+
+    serializer_class = s.ExportSerializer
+    permission_classes = [IsAuthenticated, ExportPermission]
+    queryset = Export.objects.select_related("requested_by")
+
+    def get_queryset(self):
+        return exporting.exports_visible_to(self.request.user).select_related("requested_by")
+
+    @extend_schema(request=s.ExportCreateSerializer, responses={201: s.ExportSerializer})
+    def create(self, request, *args, **kwargs):
+        data = s.ExportCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        export = exporting.export_request(actor=request.user, **data.validated_data)
+        return Response(self.get_serializer(export).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        export = self.get_object()
+        if export.state != Export.State.DONE:
+            raise StateConflict(f"The export is {export.state}, not ready yet.")
+        path = exporting.export_file(export, actor=request.user)
+        return FileResponse(path.open("rb"), as_attachment=True, filename=export.filename)

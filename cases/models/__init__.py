@@ -4,6 +4,7 @@ from .adverse_events import AdverseEvent
 from .advice import Advice
 from .audit import AuditEvent, AuditTrailIsAppendOnly
 from .drugs import Drug, DrugVersion
+from .exports import Export
 from .notifications import Notification
 from .patients import Patient
 from .reminders import Reminder
@@ -19,6 +20,7 @@ __all__ = [
     "DoseRegimen",
     "Drug",
     "DrugVersion",
+    "Export",
     "Notification",
     "Patient",
     "Reminder",
