@@ -5,22 +5,25 @@ BIN := $(VENV)/bin
 DEMO_PASSWORD ?= etdm-demo
 
 # Debian libraries the Python packages load at run time: Pango (and HarfBuzz subsetting) for
-# WeasyPrint, DejaVu fonts for reports and plots. Installed only when one is missing.
-DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+# WeasyPrint, DejaVu fonts for reports and plots; the tests add Chromium for the browser tests
+# (Playwright drives Debian's build, it never downloads one). Installed only when missing.
+RUNTIME_DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+TEST_DEBIAN_PACKAGES := $(RUNTIME_DEBIAN_PACKAGES) chromium
 
-.PHONY: run test lint clean system-packages
+.PHONY: run test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-system-packages:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+define install_missing
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-	  echo "Installing Debian packages: $$missing"; \
+	  echo "Installing Debian packages:" $$missing; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+endef
 
 $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
@@ -30,7 +33,8 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-run: system-packages $(VENV)/.runtime
+run: $(VENV)/.runtime
+	$(call install_missing,$(RUNTIME_DEBIAN_PACKAGES))
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py load_drugs
 	$(BIN)/python manage.py seed_demo --password "$(DEMO_PASSWORD)"
@@ -44,7 +48,8 @@ run: system-packages $(VENV)/.runtime
 	@echo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
-test: system-packages $(VENV)/.dev
+test: $(VENV)/.dev
+	$(call install_missing,$(TEST_DEBIAN_PACKAGES))
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 
