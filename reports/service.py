@@ -110,7 +110,10 @@ def report_data(advice: Advice, *, clinical_copy: bool) -> ReportData:
     if advice.state in (Advice.State.ACCEPTED, Advice.State.REJECTED):
         signer = advice.decided_by
         signature = Signature(
-            printed_name=signer.get_full_name() or signer.get_username(),
+            # A decision imported with a cohort was signed elsewhere, not in this system.
+            printed_name=(signer.get_full_name() or signer.get_username())
+            if signer
+            else "decision imported with the study cohort",
             signed_at=advice.decided_at,
             time_zone=settings.TIME_ZONE,
             meaning=advice.state,
