@@ -7,7 +7,7 @@ stores its outputs on the records, so no view, task or command re-implements a r
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
 
@@ -19,6 +19,9 @@ from advice.rules import AdviceResult, Regimen, ToxicityAdvice, advise, toxicity
 from cases import schedule
 from cases.models import AdverseEvent, Drug, Sample, Treatment
 from cases.regimens import last_change_on, phase_on
+
+# Concentrations are stored to 4 decimals of ng/mL (the Sample columns).
+NG_ML_STORED = Decimal("0.0001")
 
 
 def split_daily_dose(drug: Drug, daily_dose_mg: Decimal, administrations_per_day: int) -> DoseSplit:
@@ -40,9 +43,11 @@ def compute_sample(sample: Sample) -> None:
     if sample.concentration is None:
         sample.concentration_ng_ml = None
     else:
+        # Stored to 4 decimals (0.1 pg/mL), far below any assay's precision; an nmol/L result
+        # converts to more digits than that.
         sample.concentration_ng_ml = units.to_ng_ml(
             Decimal(sample.concentration), sample.unit, facts.molar_mass_g_mol
-        )
+        ).quantize(NG_ML_STORED, rounding=ROUND_HALF_UP)
     computed = (
         sample.status == Sample.Status.RESULTED
         and sample.administrations_per_day is not None

@@ -126,7 +126,7 @@ def patient_create(
 # Treatments and dose regimens -------------------------------------------------------------------
 
 
-def _check_dose(
+def check_dose(
     errors: dict[str, list[str]],
     drug: Drug,
     daily_dose_mg: Decimal,
@@ -182,7 +182,7 @@ def treatment_create(
     if daily_dose_mg <= 0:
         _add(errors, "daily_dose_mg", "The starting daily dose must be above 0 mg.")
     else:
-        _check_dose(errors, drug, daily_dose_mg, administrations_per_day, off_label_reason)
+        check_dose(errors, drug, daily_dose_mg, administrations_per_day, off_label_reason)
     if start_date.year < patient.birth_year:
         _add(errors, "start_date", "The treatment cannot start before the patient was born.")
     _raise_if(errors)
@@ -272,7 +272,7 @@ def dose_regimen_create(
         _add(errors, "effective_from", "The treatment already has a regimen from this date.")
     if (daily_dose_mg == 0) != (reason == DoseRegimen.Reason.INTERRUPTION):
         _add(errors, "reason", "A dose of 0 mg/day is an interruption, and only that.")
-    _check_dose(errors, treatment.drug, daily_dose_mg, administrations_per_day, off_label_reason)
+    check_dose(errors, treatment.drug, daily_dose_mg, administrations_per_day, off_label_reason)
     _raise_if(errors)
     return _regimen_insert(
         actor=actor,

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 # 1 pt on paper and the font sizes below are the printed sizes.
 FIGURE_SIZE_IN = (7.08, 2.5)
 
-_STYLE = {
+PLOT_STYLE = {
     # Text stays text: it is set in the report's font and can be found in the PDF.
     "svg.fonttype": "none",
     # Fixed salt for the ids of clip paths and markers, which are otherwise random.
@@ -53,10 +53,10 @@ _STYLE = {
     "axes.edgecolor": "#444444",
 }
 
-_INK = "#000000"
+INK = "#000000"
 _DOSE_GREY = "#8c8c8c"
-_LINE_GREY = "#333333"
-_GRID_GREY = "#e2e2e2"
+LINE_GREY = "#333333"
+GRID_GREY = "#e2e2e2"
 
 # With fewer than two weeks between the first and last event the axis would zoom into hours.
 _MIN_SPAN = timedelta(days=14)
@@ -100,7 +100,7 @@ def ctrough_plot_svg(
     """
     zone = ZoneInfo(time_zone)
     events = tuple(adverse_events)
-    with matplotlib.rc_context(_STYLE):
+    with matplotlib.rc_context(PLOT_STYLE):
         figure = Figure(figsize=FIGURE_SIZE_IN, layout="constrained")
         axes = figure.add_subplot()
         start, end = _time_range(points, doses, events, zone)
@@ -119,7 +119,7 @@ def ctrough_plot_svg(
                 transform=axes.transAxes,
                 ha="center",
                 va="center",
-                color=_LINE_GREY,
+                color=LINE_GREY,
             )
         figure.legend(
             handles=handles,
@@ -206,12 +206,12 @@ def _draw_dose(
             ha="left",
             va="bottom",
             fontsize=6.5,
-            color=_LINE_GREY,
+            color=LINE_GREY,
         )
     dose_axes.set_ylim(0, max(max(levels), 1) * _DOSE_AXIS_HEADROOM)
     dose_axes.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
-    dose_axes.set_ylabel("Daily dose (mg/day)", color=_LINE_GREY)
-    dose_axes.tick_params(axis="y", colors=_LINE_GREY)
+    dose_axes.set_ylabel("Daily dose (mg/day)", color=LINE_GREY)
+    dose_axes.tick_params(axis="y", colors=LINE_GREY)
     for side in ("top", "left", "bottom"):
         dose_axes.spines[side].set_visible(False)
     return [line]
@@ -231,7 +231,7 @@ def _draw_concentrations(axes: Axes, points: Sequence[PlotPoint]) -> list[Artist
         (line,) = axes.plot(
             [p.drawn_at for p in evaluable],
             [float(p.ctrough_ng_ml) for p in evaluable],
-            color=_INK,
+            color=INK,
             linewidth=1.1,
             marker="o",
             markersize=5,
@@ -248,7 +248,7 @@ def _draw_concentrations(axes: Axes, points: Sequence[PlotPoint]) -> list[Artist
             marker="o",
             markersize=5,
             markerfacecolor="white",
-            markeredgecolor=_INK,
+            markeredgecolor=INK,
             markeredgewidth=1.0,
             label="Not evaluable (measured value)",
             zorder=4,
@@ -263,7 +263,7 @@ def _draw_concentrations(axes: Axes, points: Sequence[PlotPoint]) -> list[Artist
             marker="v",
             markersize=6,
             markerfacecolor="white",
-            markeredgecolor=_INK,
+            markeredgecolor=INK,
             markeredgewidth=1.0,
             clip_on=False,
             label="Not evaluable, no value (< LLOQ)",
@@ -297,7 +297,7 @@ def _draw_concentrations(axes: Axes, points: Sequence[PlotPoint]) -> list[Artist
             marker="o",
             markersize=11,
             markerfacecolor="none",
-            markeredgecolor=_INK,
+            markeredgecolor=INK,
             markeredgewidth=1.2,
             clip_on=False,
             label="This sample",
@@ -380,7 +380,7 @@ def _draw_references(
         handles.append(
             axes.axhline(
                 float(line.value),
-                color=_LINE_GREY,
+                color=LINE_GREY,
                 linestyle=line.style,
                 linewidth=1.0,
                 label=line.legend,
@@ -398,7 +398,7 @@ def _draw_references(
             ha="right",
             va="top" if below else "bottom",
             fontsize=7,
-            color=_INK,
+            color=INK,
             zorder=6,
         )
     return handles
@@ -422,8 +422,8 @@ def _draw_adverse_events(
             linestyle="none",
             marker="v",
             markersize=5,
-            markerfacecolor=_LINE_GREY,
-            markeredgecolor=_LINE_GREY,
+            markerfacecolor=LINE_GREY,
+            markeredgecolor=LINE_GREY,
             zorder=5,
         )
         # Events starting on the same day share one marker; the worst grade comes first.
@@ -436,7 +436,7 @@ def _draw_adverse_events(
             ha="left",
             va="center",
             fontsize=7,
-            color=_INK,
+            color=INK,
         )
     return [
         Line2D(
@@ -445,8 +445,8 @@ def _draw_adverse_events(
             linestyle="none",
             marker="v",
             markersize=5,
-            markerfacecolor=_LINE_GREY,
-            markeredgecolor=_LINE_GREY,
+            markerfacecolor=LINE_GREY,
+            markeredgecolor=LINE_GREY,
             label="Adverse event onset, CTCAE grade",
         )
     ]
@@ -468,7 +468,7 @@ def _format_axes(axes: Axes, zone: ZoneInfo, time_zone: str, unit: str, *, dated
         axes.xaxis.set_major_locator(NullLocator())
     axes.set_xlabel(f"Date of draw ({time_zone})")
     axes.set_ylabel(_concentration_axis_label(unit))
-    axes.grid(axis="y", color=_GRID_GREY, linewidth=0.5)
+    axes.grid(axis="y", color=GRID_GREY, linewidth=0.5)
     axes.set_axisbelow(True)
     axes.spines["top"].set_visible(False)
 

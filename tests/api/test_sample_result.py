@@ -113,3 +113,35 @@ def test_analytes_are_summed_for_sunitinib(api, staff, site_a):
     assert response.status_code == 201, response.json()
     assert response.json()["concentration_ng_ml"] == 42.75
     assert response.json()["ctrough_ng_ml"] == 42.75
+
+
+def test_an_nmol_per_litre_result_is_stored_to_the_columns_precision(api, case_at):
+    treatment = case_at("a", adverse_event=False)["treatment"]
+    response = api("nurse_a").post(
+        "/api/v1/samples/",
+        {
+            "treatment": treatment.pk,
+            "drawn_at": "2024-03-04T09:00:00+01:00",
+            "last_dose_at": "2024-03-03T21:00:00+01:00",
+            "concentration": "10000",
+            "unit": "nmol/L",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    # 10000 nmol/L × 464.8 g/mol / 1000 = 4648 ng/mL (sorafenib)
+    assert response.json()["concentration_ng_ml"] == 4648
+    odd = api("nurse_a").post(
+        "/api/v1/samples/",
+        {
+            "treatment": treatment.pk,
+            "drawn_at": "2024-03-05T09:00:00+01:00",
+            "last_dose_at": "2024-03-04T21:00:00+01:00",
+            "concentration": "1.2345",
+            "unit": "nmol/L",
+        },
+        format="json",
+    )
+    assert odd.status_code == 201, odd.json()
+    # 1.2345 × 0.4648 = 0.5737956 → 0.5738 ng/mL
+    assert odd.json()["concentration_ng_ml"] == 0.5738

@@ -1,0 +1,1 @@
+"""The study across patients: outcomes, summary, cohort file and export."""
