@@ -247,38 +247,28 @@ class AdviceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             return [IsAuthenticated(), ViewPermission()]
         return super().get_permissions()
 
-    def _respond(self, advice):
-        return Response(self.get_serializer(self.get_queryset().get(pk=advice.pk)).data)
+    def _step(self, request, input_class, service):
+        """Parse the step's input, let the workflow service decide, answer with the advice."""
+        advice = self.get_object()
+        data = input_class(data=request.data)
+        data.is_valid(raise_exception=True)
+        done = service(actor=request.user, advice=advice, **data.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=done.pk)).data)
 
     @extend_schema(request=s.AdviceReleaseSerializer, responses=s.AdviceSerializer)
     @action(detail=True, methods=["post"])
     def release(self, request, pk=None):
-        advice = self.get_object()
-        data = s.AdviceReleaseSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._respond(
-            workflow.advice_release(actor=request.user, advice=advice, **data.validated_data)
-        )
+        return self._step(request, s.AdviceReleaseSerializer, workflow.advice_release)
 
     @extend_schema(request=s.AdviceAcceptSerializer, responses=s.AdviceSerializer)
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
-        advice = self.get_object()
-        data = s.AdviceAcceptSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._respond(
-            workflow.advice_accept(actor=request.user, advice=advice, **data.validated_data)
-        )
+        return self._step(request, s.AdviceAcceptSerializer, workflow.advice_accept)
 
     @extend_schema(request=s.AdviceRejectSerializer, responses=s.AdviceSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
-        advice = self.get_object()
-        data = s.AdviceRejectSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._respond(
-            workflow.advice_reject(actor=request.user, advice=advice, **data.validated_data)
-        )
+        return self._step(request, s.AdviceRejectSerializer, workflow.advice_reject)
 
     @extend_schema(
         parameters=[OpenApiParameter("copy", str, enum=["clinical", "pseudonymised"])],
