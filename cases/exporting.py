@@ -21,6 +21,8 @@ from django.utils import timezone
 from cases import audit
 from cases.dispatch import after_commit
 from cases.models import AuditEvent, Export
+from cases.study.export import write_export
+from cases.study.pseudonym import Pseudonymiser
 
 logger = logging.getLogger(__name__)
 
@@ -92,25 +94,32 @@ def _claim(export_id: int, now: datetime.datetime) -> bool:
 
 def export_run(*, export_id: int) -> Export:
     """Write the export file; safe to run twice (only one run claims the export)."""
-    from cases.study.export import write_export
-    from cases.study.pseudonym import Pseudonymiser
-
     if not _claim(export_id, timezone.now()):
         return Export.objects.get(pk=export_id)
     export = Export.objects.get(pk=export_id)
-    last_write = timezone.now()
+    return _write(export, _ProgressRecorder(export_id))
 
-    def progress(done: int, total: int) -> None:
-        nonlocal last_write
+
+class _ProgressRecorder:
+    """Writes the export's progress (and so its heartbeat) at most once a second."""
+
+    def __init__(self, export_id: int) -> None:
+        self.export_id = export_id
+        self.last_write = timezone.now()
+
+    def __call__(self, done: int, total: int) -> None:
         now = timezone.now()
-        if now - last_write < PROGRESS_INTERVAL:
+        if now - self.last_write < PROGRESS_INTERVAL:
             return
-        last_write = now
+        self.last_write = now
         percent = min(99, int(done * 100 / total)) if total else 0
-        Export.objects.filter(pk=export_id, state=Export.State.RUNNING).update(
+        Export.objects.filter(pk=self.export_id, state=Export.State.RUNNING).update(
             progress=percent, updated_at=now
         )
 
+
+def _write(export: Export, progress: _ProgressRecorder) -> Export:
+    export_id = export.pk
     folder = Path(settings.MEDIA_ROOT) / EXPORT_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / export.filename
