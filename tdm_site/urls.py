@@ -10,5 +10,6 @@ urlpatterns = [
     path("api/v1/", include("cases.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("cases.study_urls")),
     path("", include("cases.urls")),
 ]

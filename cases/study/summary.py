@@ -34,6 +34,7 @@ from advice.pk import local_date
 from advice.rules import NO_ESCALATION_TOXICITY
 from cases.models import Advice, DoseRegimen, Drug, Sample, Treatment
 from cases.study import outcomes
+from reports.study_plot import DrugGroup
 
 OVERALL = "overall"
 # The catalogue metric of drugs with a Ctrough target (`DrugFacts.has_cmin_target`); the others
@@ -168,3 +169,27 @@ def _no_escalation_advice(inputs: dict) -> outcomes.NoEscalationAdvice:
             for index, event in enumerate(inputs["adverse_events"])
         ),
     )
+
+
+def ctrough_groups() -> list[DrugGroup]:
+    """Every evaluable Ctrough per catalogue row (drug and indication), for the dashboard plot.
+
+    One query; AUC-target drugs are listed without values (they have no Ctrough target).
+    """
+    values: dict[int, list[Decimal]] = defaultdict(list)
+    for drug_id, ctrough in Sample.objects.filter(
+        status=Sample.Status.RESULTED,
+        evaluable=True,
+        estimated_ctrough_ng_ml__isnull=False,
+        treatment__drug__metric="cmin",
+    ).values_list("treatment__drug_id", "estimated_ctrough_ng_ml"):
+        values[drug_id].append(ctrough)
+    used = Drug.objects.filter(treatments__isnull=False).distinct().order_by("name", "indication")
+    return [
+        DrugGroup(
+            label=str(drug),
+            target_ng_ml=drug.target_ng_ml if drug.metric == "cmin" else None,
+            ctrough_ng_ml=tuple(values.get(drug.pk, ())),
+        )
+        for drug in used
+    ]
