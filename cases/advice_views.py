@@ -6,48 +6,70 @@ The forms only parse; `cases.workflow` validates and decides. Errors appear next
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from advice.case_input import json_number
 from advice.rules import CODE_DESCRIPTIONS
 from cases import access, workflow
 from cases.errors import StateConflict
-from cases.models import Advice
+from cases.forms import ADMINISTRATION_CHOICES, DateField, level_text
+from cases.models import Advice, Drug, Notification
 from reports import service as report_service
 
 QUEUE_LIMIT = 200
 
 
 class ReleaseForm(forms.Form):
-    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=2000)
+    text = forms.CharField(
+        label="Advice text", widget=forms.Textarea(attrs={"rows": 5}), max_length=2000
+    )
     proposed_daily_dose_mg = forms.DecimalField(
         label="Proposed daily dose (mg)", max_digits=8, decimal_places=2, min_value=0
     )
     proposed_administrations_per_day = forms.IntegerField(
-        label="Administrations per day", min_value=1, max_value=4
+        label="Administrations per day",
+        min_value=1,
+        max_value=4,
+        widget=forms.Select(choices=ADMINISTRATION_CHOICES),
     )
+
+    def __init__(self, *args, drug: Drug, **kwargs):
+        super().__init__(*args, **kwargs)
+        levels = [level_text(level) for level in drug.facts().dose_levels_mg]
+        proposed = self.initial.get("proposed_daily_dose_mg")
+        if proposed is not None and level_text(Decimal(str(proposed))) not in levels:
+            levels.insert(0, level_text(Decimal(str(proposed))))
+        self.fields["proposed_daily_dose_mg"].widget = forms.Select(
+            choices=[(level, f"{level} mg/day") for level in levels]
+        )
 
 
 class AcceptForm(forms.Form):
     checks_confirmed = forms.MultipleChoiceField(
         label="I confirmed", required=False, widget=forms.CheckboxSelectMultiple
     )
-    effective_date = forms.DateField(
-        label="Dose change takes effect on", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    effective_date = DateField(label="Dose change takes effect on")
     password = forms.CharField(
-        label="Your password (electronic signature)", widget=forms.PasswordInput, strip=False
+        label="Your password (electronic signature)",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        strip=False,
+        error_messages={"required": "Enter your password to sign."},
     )
 
     def __init__(self, *args, checks: list[str], **kwargs):
+        # Accept and reject share the sign-off page, and both have a password: distinct ids.
+        kwargs.setdefault("auto_id", "accept_%s")
         super().__init__(*args, **kwargs)
         self.fields["checks_confirmed"].choices = [
             (code, f"{code.replace('_', ' ')}: {CODE_DESCRIPTIONS.get(code, '')}")
@@ -57,11 +79,21 @@ class AcceptForm(forms.Form):
 
 class RejectForm(forms.Form):
     reason = forms.CharField(
-        label="Reason for rejecting", widget=forms.Textarea(attrs={"rows": 3}), max_length=2000
+        label="Reason for rejecting",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        error_messages={"required": "Give the reason for rejecting the advice."},
     )
     password = forms.CharField(
-        label="Your password (electronic signature)", widget=forms.PasswordInput, strip=False
+        label="Your password (electronic signature)",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        strip=False,
+        error_messages={"required": "Enter your password to sign."},
     )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "reject_%s")
+        super().__init__(*args, **kwargs)
 
 
 def _visible_advice(request, pk: int) -> Advice:
@@ -88,16 +120,26 @@ def advice_queue(request):
             state = Advice.State.RELEASED
         else:
             state = Advice.State.DRAFT
+    visible = Advice.objects.visible_to(request.user)
     items = (
-        Advice.objects.visible_to(request.user)
-        .filter(state=state)
+        visible.filter(state=state)
         .select_related("treatment__patient", "treatment__drug", "sample")
         .order_by("created_at")[:QUEUE_LIMIT]
     )
+    counts = dict(visible.order_by().values_list("state").annotate(n=Count("pk")))
     return render(
         request,
         "cases/advice_queue.html",
-        {"items": items, "state": state, "states": Advice.State.choices},
+        {
+            "rows": [
+                {"advice": a, "identity": access.sees_identity(request.user, a.treatment.patient)}
+                for a in items
+            ],
+            "state": state,
+            "states": [
+                (value, label, counts.get(value, 0)) for value, label in Advice.State.choices
+            ],
+        },
     )
 
 
@@ -122,11 +164,12 @@ def _detail(request, advice: Advice, **forms_by_name):
         "descriptions": CODE_DESCRIPTIONS,
         "release_form": forms_by_name.get("release_form")
         or ReleaseForm(
+            drug=advice.treatment.drug,
             initial={
                 "text": advice.text,
                 "proposed_daily_dose_mg": json_number(advice.proposed_daily_dose_mg),
                 "proposed_administrations_per_day": advice.proposed_administrations_per_day,
-            }
+            },
         ),
         "accept_form": forms_by_name.get("accept_form")
         or AcceptForm(
@@ -141,10 +184,16 @@ def _detail(request, advice: Advice, **forms_by_name):
 
 @login_required
 def advice_detail(request, pk: int):
-    return _detail(request, _visible_advice(request, pk))
+    advice = _visible_advice(request, pk)
+    # Having opened the advice, the reader has seen what its notifications were about.
+    Notification.objects.filter(recipient=request.user, advice=advice, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+    return _detail(request, advice)
 
 
 @login_required
+@xframe_options_sameorigin  # the sign-off page shows the report beside the decision
 def advice_report(request, pk: int):
     advice = _visible_advice(request, pk)
     if access.sees_identity(request.user, advice.treatment.patient):
@@ -158,7 +207,10 @@ def advice_report(request, pk: int):
 
 def _decide(request, pk: int, form_class, form_name: str, step):
     advice = _visible_advice(request, pk)
-    kwargs = {"checks": advice.checks} if form_class is AcceptForm else {}
+    kwargs = {
+        AcceptForm: {"checks": advice.checks},
+        ReleaseForm: {"drug": advice.treatment.drug},
+    }.get(form_class, {})
     form = form_class(request.POST, **kwargs)
     if form.is_valid():
         try:

@@ -80,7 +80,7 @@ def test_physician_signs_with_password_and_checks(client, staff, advice):
         {"password": "nope", "effective_date": tomorrow, "checks_confirmed": advice.checks},
     )
     assert wrong.status_code == 400
-    assert 'id="id_password-error"' in wrong.content.decode()
+    assert 'id="accept_password-error"' in wrong.content.decode()
     unchecked = page(
         client, staff["physician_a"], url, {"password": DEMO_PASSWORD, "effective_date": tomorrow}
     )
@@ -115,7 +115,7 @@ def test_reject_without_reason_is_shown_by_the_field(client, staff, advice):
         client, staff["physician_a"], f"/advice/{advice.pk}/reject/", {"password": DEMO_PASSWORD}
     )
     assert response.status_code == 400
-    assert 'id="id_reason-error"' in response.content.decode()
+    assert 'id="reject_reason-error"' in response.content.decode()
 
 
 def test_other_sites_and_wrong_roles_cannot_act(client, staff, advice):

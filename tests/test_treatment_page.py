@@ -1,0 +1,123 @@
+"""The treatment page: the sampling schedule with its next due date and fulfilled marks."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from cases import services
+from cases.models import Patient
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def treatment(staff, site_a, sorafenib):
+    nurse = staff["nurse_a"]
+    patient = services.patient_create(
+        actor=nurse, site=site_a, study_number="TDM-S1", sex="F", birth_year=1960, tumour="HCC"
+    )
+    today = timezone.localdate()
+    treatment = services.treatment_create(
+        actor=nurse,
+        patient=patient,
+        drug=sorafenib,
+        start_date=today - datetime.timedelta(days=64),
+        daily_dose_mg=Decimal(600),
+        administrations_per_day=2,
+    )
+    drawn = timezone.make_aware(
+        datetime.datetime.combine(today - datetime.timedelta(days=35), datetime.time(9))
+    )
+    services.sample_record(
+        actor=nurse,
+        treatment=treatment,
+        drawn_at=drawn,
+        last_dose_at=drawn - datetime.timedelta(hours=12),
+        concentration=Decimal(3000),
+    )
+    return treatment
+
+
+def days_from_today(days: int) -> datetime.date:
+    return timezone.localdate() + datetime.timedelta(days=days)
+
+
+def test_schedule_marks_fulfilled_and_missed_dates_and_the_next_one(client, staff, treatment):
+    client.force_login(staff["nurse_a"])
+
+    response = client.get(f"/treatments/{treatment.pk}/")
+
+    rows = {row["date"]: row for row in response.context["schedule"]}
+    sample = treatment.samples.get()
+    assert rows[days_from_today(-36)]["state"] == "fulfilled"
+    assert rows[days_from_today(-36)]["fulfilled_by"] == sample.pk
+    assert rows[days_from_today(-8)]["state"] == "overdue"
+    assert response.context["overdue"]["date"] == days_from_today(-8)
+    assert response.context["next_due"]["date"] == days_from_today(20)
+    html = response.content.decode()
+    assert f'href="/samples/{sample.pk}/"' in html
+    assert "✓ sampled" in html
+    assert "Take one at the next visit." in html
+
+
+def test_a_sample_after_the_window_clears_the_overdue_date(client, staff, treatment):
+    drawn = timezone.localtime() - datetime.timedelta(hours=2)
+    services.sample_record(
+        actor=staff["nurse_a"],
+        treatment=treatment,
+        drawn_at=drawn,
+        last_dose_at=drawn - datetime.timedelta(hours=12),
+        concentration=None,
+    )
+    client.force_login(staff["nurse_a"])
+
+    response = client.get(f"/treatments/{treatment.pk}/")
+
+    rows = {row["date"]: row for row in response.context["schedule"]}
+    assert response.context["overdue"] is None
+    assert rows[days_from_today(-8)]["state"] == "missed"
+
+
+def test_dose_change_moves_the_next_due_date(client, staff, treatment):
+    client.force_login(staff["physician_a"])
+
+    response = client.post(
+        f"/treatments/{treatment.pk}/dose/",
+        {
+            "effective_from": days_from_today(1).isoformat(),
+            "daily_dose_mg": "800",
+            "administrations_per_day": "2",
+            "reason": "step_up",
+        },
+        follow=True,
+    )
+
+    next_due = response.context["next_due"]
+    assert next_due["date"] == days_from_today(29)
+    assert next_due["kind"] == "post_change"
+    assert days_from_today(20) not in {row["date"] for row in response.context["schedule"]}
+    assert "4 weeks after the dose change" in response.content.decode()
+
+
+def test_stopped_treatment_has_no_next_sample(client, staff, treatment):
+    services.treatment_stop(
+        actor=staff["nurse_a"], treatment=treatment, stop_date=days_from_today(0), reason="toxicity"
+    )
+    client.force_login(staff["nurse_a"])
+
+    response = client.get(f"/treatments/{treatment.pk}/")
+
+    assert response.context["next_due"] is None
+    assert "None: the treatment is stopped." in response.content.decode()
+
+
+@pytest.mark.parametrize("name", ["nurse_b", "physician_b", "pharmacist_b"])
+def test_other_sites_users_do_not_find_the_treatment(client, staff, treatment, name):
+    client.force_login(staff[name])
+    assert client.get(f"/treatments/{treatment.pk}/").status_code == 404
+    patient = Patient.objects.get(study_number="TDM-S1")
+    assert client.get(f"/patients/{patient.pk}/").status_code == 404
