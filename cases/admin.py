@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 
 from advice.catalogue import CatalogueError, parse_drug_row
 from cases import services
+from cases.forms import apply_errors
 from cases.models import AuditEvent, Drug, DrugVersion, Sample, Site, SiteMembership, Treatment
 
 
@@ -136,8 +137,7 @@ class SampleAdminForm(forms.ModelForm):
         try:
             self.built = services.sample_build(actor=None, **cleaned)
         except ValidationError as error:
-            for field, messages in error.message_dict.items():
-                self.add_error(field if field in self.fields else None, messages)
+            apply_errors(self, error)
         return cleaned
 
 

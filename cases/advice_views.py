@@ -23,7 +23,7 @@ from advice.case_input import json_number
 from advice.rules import CODE_DESCRIPTIONS
 from cases import access, workflow
 from cases.errors import StateConflict
-from cases.forms import ADMINISTRATION_CHOICES, DateField, level_text
+from cases.forms import ADMINISTRATION_CHOICES, DateField, apply_errors, level_text
 from cases.models import Advice, Drug, Notification
 from reports import service as report_service
 
@@ -104,11 +104,6 @@ def _visible_advice(request, pk: int) -> Advice:
         ),
         pk=pk,
     )  # fmt: skip
-
-
-def _apply_errors(form: forms.Form, error: ValidationError) -> None:
-    for field, field_messages in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, field_messages)
 
 
 @login_required
@@ -216,7 +211,7 @@ def _decide(request, pk: int, form_class, form_name: str, step):
         try:
             step(advice, form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         except (PermissionDenied, StateConflict) as error:
             messages.error(request, str(error))
             return redirect("advice-detail", pk=advice.pk)

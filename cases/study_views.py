@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from cases import exporting
+from cases.forms import apply_errors
 from cases.models import Export
 from cases.study.summary import ctrough_groups, study_summary_by_drug
 from reports.study_plot import ctrough_vs_target_svg
@@ -54,8 +55,7 @@ def export_start(request):
         try:
             export = exporting.export_request(actor=request.user, **form.cleaned_data)
         except ValidationError as error:
-            for field, messages in error.message_dict.items():
-                form.add_error(field if field in form.fields else None, messages)
+            apply_errors(form, error)
         else:
             return redirect("export-detail", pk=export.pk)
     return _exports_page(request, form, status=400)
