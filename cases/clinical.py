@@ -85,29 +85,34 @@ def compute_sample(sample: Sample) -> None:
 SCHEDULE_HORIZON_DAYS = 365
 
 
+def due_dates(treatment: Treatment, *, until: datetime.date) -> tuple[schedule.DueDate, ...]:
+    """The treatment's sampling due dates (SPEC §6) up to `until`, from its dose history (uses
+    prefetched regimens, so a page or task over many treatments asks nothing per treatment)."""
+    return schedule.compute_due_dates(
+        schedule.request_from_doses(
+            [(step.effective_from, step.daily_dose_mg) for step in treatment.dose_history()],
+            stop=treatment.stop_date,
+            until=max(until, treatment.start_date),
+        )
+    )
+
+
 def treatment_schedule(
     treatment: Treatment, *, until: datetime.date | None = None
 ) -> list[dict[str, object]]:
     """The treatment's due dates (SPEC §6) up to `until` (default a year ahead), each with the
     id of the sample that fulfils it, if any."""
     until = until or timezone.localdate() + datetime.timedelta(days=SCHEDULE_HORIZON_DAYS)
-    history = treatment.dose_history()
-    due_dates = schedule.compute_due_dates(
-        schedule.request_from_doses(
-            [(step.effective_from, step.daily_dose_mg) for step in history],
-            stop=treatment.stop_date,
-            until=max(until, treatment.start_date),
-        )
-    )
+    due = due_dates(treatment, until=until)
     drawn = treatment.samples.filter(
         status__in=[Sample.Status.DRAWN, Sample.Status.RESULTED]
     ).order_by("drawn_at", "pk")
     fulfilled_by = schedule.match_samples(
-        due_dates, [(sample.pk, timezone.localdate(sample.drawn_at)) for sample in drawn]
+        due, [(sample.pk, timezone.localdate(sample.drawn_at)) for sample in drawn]
     )
     return [
-        {"date": due.date, "kind": due.kind, "fulfilled_by": fulfilled_by.get(due.date)}
-        for due in due_dates
+        {"date": entry.date, "kind": entry.kind, "fulfilled_by": fulfilled_by.get(entry.date)}
+        for entry in due
     ]
 
 

@@ -20,7 +20,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from cases import roles, schedule
+from cases import clinical, roles, schedule
 from cases.dispatch import after_commit
 from cases.models import Advice, Notification, Reminder, Sample, Treatment
 
@@ -137,14 +137,7 @@ def sample_reminders(*, today: datetime.date) -> int:
 
     new_reminders = []
     for treatment in treatments:
-        history = treatment.dose_history()
-        due = schedule.compute_due_dates(
-            schedule.request_from_doses(
-                [(step.effective_from, step.daily_dose_mg) for step in history],
-                stop=treatment.stop_date,
-                until=max(until, treatment.start_date),
-            )
-        )
+        due = clinical.due_dates(treatment, until=until)
         fulfilled = schedule.match_samples(due, drawn[treatment.pk])
         for reminder in schedule.reminders_to_send(
             due, fulfilled, today=today, sent=sent[treatment.pk]

@@ -16,7 +16,7 @@ from django.db.models import Prefetch, Q
 from django.shortcuts import render
 from django.utils import timezone
 
-from cases import access, schedule
+from cases import access, clinical, schedule
 from cases.forms import WorklistFilterForm
 from cases.models import DoseRegimen, Sample, Treatment
 
@@ -114,14 +114,7 @@ def due_rows(treatment: Treatment, *, today: datetime.date, identity: bool):
     if treatment.status_on(today) != Treatment.Status.ACTIVE:
         # Reminders skip treatments off the drug today: a sample then says nothing of the dose.
         return None, []
-    history = treatment.dose_history()
-    due = schedule.compute_due_dates(
-        schedule.request_from_doses(
-            [(step.effective_from, step.daily_dose_mg) for step in history],
-            stop=treatment.stop_date,
-            until=max(today + datetime.timedelta(days=DUE_SOON_DAYS), treatment.start_date),
-        )
-    )
+    due = clinical.due_dates(treatment, until=today + datetime.timedelta(days=DUE_SOON_DAYS))
     drawn = [
         (sample.pk, timezone.localdate(sample.drawn_at)) for sample in treatment.counted_samples
     ]
