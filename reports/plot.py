@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from matplotlib.artist import Artist
     from matplotlib.axes import Axes
 
-    from reports.report import AdverseEventLine, DosePeriod, PlotPoint
+    from advice.rules import AdverseEventInput
+    from reports.report import DosePeriod, PlotPoint
 
 # Width matches the report's text block (A4 less 2 × 15 mm margins) so 1 pt in the figure is
 # 1 pt on paper and the font sizes below are the printed sizes.
@@ -86,7 +87,7 @@ def ctrough_plot_svg(
     mean_exposure: Decimal | None,
     unit: str,
     time_zone: str,
-    adverse_events: Iterable[AdverseEventLine] = (),
+    adverse_events: Iterable[AdverseEventInput] = (),
 ) -> str:
     """SVG markup (no XML prolog) of the treatment's Ctrough values over time.
 
@@ -155,7 +156,7 @@ def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
 def _time_range(
     points: Sequence[PlotPoint],
     doses: Sequence[DosePeriod],
-    events: Sequence[AdverseEventLine],
+    events: Sequence[AdverseEventInput],
     zone: ZoneInfo,
 ) -> tuple[datetime, datetime]:
     moments = [point.drawn_at for point in points]
@@ -405,7 +406,7 @@ def _draw_references(
 
 
 def _draw_adverse_events(
-    axes: Axes, events: Sequence[AdverseEventLine], zone: ZoneInfo
+    axes: Axes, events: Sequence[AdverseEventInput], zone: ZoneInfo
 ) -> list[Artist]:
     if not events:
         return []

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from advice.rules import CODE_DESCRIPTIONS
+from advice.rules import CODE_DESCRIPTIONS, AdverseEventInput
 from reports.plot import ctrough_plot_svg, format_concentration
 
 
@@ -36,17 +36,6 @@ class DosePeriod:
 
     effective_from: date
     daily_dose_mg: Decimal
-
-
-@dataclass(frozen=True)
-class AdverseEventLine:
-    """One active adverse event: CTCAE term and grade, dates and relatedness."""
-
-    term: str
-    grade: int
-    onset: date
-    resolved: date | None
-    related: bool
 
 
 @dataclass(frozen=True)
@@ -116,7 +105,7 @@ class ReportData:
     released_at: datetime | None
     points: tuple[PlotPoint, ...]
     doses: tuple[DosePeriod, ...]
-    adverse_events: tuple[AdverseEventLine, ...]
+    adverse_events: tuple[AdverseEventInput, ...]
     signature: Signature | None
 
 

@@ -22,7 +22,7 @@ from advice.rules import AdverseEventInput, is_active
 from cases.models import Advice, Sample, Treatment
 from reports.plot import ctrough_plot_svg
 from reports.render import render_pdf, write_pdf_atomically
-from reports.report import AdverseEventLine, DosePeriod, PlotPoint, ReportData, Signature
+from reports.report import DosePeriod, PlotPoint, ReportData, Signature
 
 REPORT_FOLDER = "reports"
 
@@ -37,14 +37,10 @@ class TreatmentSeries:
 
     points: tuple[PlotPoint, ...]
     doses: tuple[DosePeriod, ...]
-    adverse_events: tuple[AdverseEventLine, ...]
+    adverse_events: tuple[AdverseEventInput, ...]
 
-    def active_events(self, day: date) -> tuple[AdverseEventLine, ...]:
-        return tuple(
-            e
-            for e in self.adverse_events
-            if is_active(AdverseEventInput(e.term, e.grade, e.onset, e.resolved, e.related), day)
-        )
+    def active_events(self, day: date) -> tuple[AdverseEventInput, ...]:
+        return tuple(e for e in self.adverse_events if is_active(e, day))
 
 
 def treatment_series(treatment: Treatment, *, current_sample_id: int | None) -> TreatmentSeries:
@@ -68,7 +64,7 @@ def treatment_series(treatment: Treatment, *, current_sample_id: int | None) -> 
             for r in treatment.regimens.order_by("effective_from")
         ),
         adverse_events=tuple(
-            AdverseEventLine(
+            AdverseEventInput(
                 term=e.term, grade=e.grade, onset=e.onset, resolved=e.resolved, related=e.related
             )
             for e in treatment.adverse_events.filter(entered_in_error=False).order_by("onset")

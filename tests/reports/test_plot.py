@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from advice.rules import AdverseEventInput
 from reports.plot import ctrough_plot_svg, format_concentration
-from reports.report import AdverseEventLine, DosePeriod, PlotPoint
+from reports.report import DosePeriod, PlotPoint
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 SVG = "{http://www.w3.org/2000/svg}"
@@ -154,10 +155,10 @@ def test_sample_without_a_value_sits_on_the_axis():
 
 def test_adverse_events_on_one_day_share_a_marker_worst_grade_first():
     events = (
-        AdverseEventLine(
+        AdverseEventInput(
             term="Diarrhea", grade=2, onset=date(2024, 1, 20), resolved=None, related=True
         ),
-        AdverseEventLine(
+        AdverseEventInput(
             term="Fatigue", grade=3, onset=date(2024, 1, 20), resolved=None, related=True
         ),
     )

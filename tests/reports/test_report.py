@@ -18,9 +18,9 @@ import time_machine
 from PIL import ImageStat
 from pypdf import PdfReader
 
+from advice.rules import AdverseEventInput
 from reports.render import render_pdf, write_pdf_atomically
 from reports.report import (
-    AdverseEventLine,
     DosePeriod,
     PlotPoint,
     ReportData,
@@ -134,10 +134,10 @@ def sorafenib_report(**changes) -> ReportData:
             DosePeriod(effective_from=date(2023, 11, 20), daily_dose_mg=Decimal(600)),
         ),
         adverse_events=(
-            AdverseEventLine(
+            AdverseEventInput(
                 term="Fatigue", grade=1, onset=date(2024, 1, 20), resolved=None, related=True
             ),
-            AdverseEventLine(
+            AdverseEventInput(
                 term="Palmar-plantar erythrodysesthesia syndrome",
                 grade=1,
                 onset=date(2023, 11, 14),
@@ -383,7 +383,7 @@ def test_toxicity_advice_without_a_sample_renders():
         warnings=(),
         checks=(),
         adverse_events=(
-            AdverseEventLine(
+            AdverseEventInput(
                 term="Diarrhea", grade=3, onset=date(2024, 2, 4), resolved=None, related=True
             ),
         ),
