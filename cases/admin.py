@@ -10,7 +10,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
-from advice.catalogue import CatalogueError, parse_drug_row
+from advice.engine.catalogue import CatalogueError, parse_drug_row
 from cases import services
 from cases.forms import apply_errors
 from cases.models import AuditEvent, Drug, DrugVersion, Sample, Site, SiteMembership, Treatment

@@ -19,8 +19,8 @@ from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
-from advice.case_input import json_number
-from advice.rules import CODE_DESCRIPTIONS
+from advice.engine.case_input import json_number
+from advice.engine.text import CODE_DESCRIPTIONS
 from cases import access, workflow
 from cases.errors import StateConflict
 from cases.forms import ADMINISTRATION_CHOICES, DateField, apply_errors, level_text

@@ -11,11 +11,13 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
 
-from advice import dosing, pk, units
-from advice.case_input import parse_case
-from advice.catalogue import parse_drug_row
-from advice.dosing import DoseSplit
-from advice.rules import AdviceResult, Regimen, ToxicityAdvice, advise, toxicity_advice
+from advice.engine import dosing, pk, units
+from advice.engine.case import AdviceResult, Regimen
+from advice.engine.case_input import parse_case
+from advice.engine.catalogue import parse_drug_row
+from advice.engine.dosing import DoseSplit
+from advice.engine.rules import advise
+from advice.engine.toxicity import ToxicityAdvice, toxicity_advice
 from cases import schedule
 from cases.models import AdverseEvent, Drug, Sample, Treatment
 from cases.regimens import last_change_on, phase_on

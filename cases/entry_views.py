@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from advice import ctcae
+from advice.engine import ctcae
 from cases import access, services, views
 from cases.errors import StateConflict
 from cases.forms import (

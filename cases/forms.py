@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from advice import ctcae
+from advice.engine import ctcae
 from cases import access, roles
 from cases.models import (
     AdverseEvent,

@@ -29,7 +29,7 @@ from decimal import Decimal
 from itertools import chain, count, pairwise, takewhile
 from typing import Literal, TypeVar
 
-from advice.errors import InputError
+from advice.engine.errors import InputError
 
 DueKind = Literal["regular", "post_change"]
 ReminderKind = Literal["upcoming", "overdue"]

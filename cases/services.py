@@ -17,8 +17,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from advice import ctcae, rules
-from advice.case_input import json_number
+from advice.engine import ctcae, rules
+from advice.engine.case_input import json_number
 from cases import access, audit, clinical, roles
 from cases.dispatch import after_commit
 from cases.errors import StateConflict

@@ -15,8 +15,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from advice.case_input import advice_to_json, json_number, toxicity_advice_to_json
-from advice.rules import DISCONTINUE, INTERRUPT, INTERRUPT_THEN_REDUCE
+from advice.engine.case_input import advice_to_json, json_number, toxicity_advice_to_json
+from advice.engine.codes import DISCONTINUE, INTERRUPT, INTERRUPT_THEN_REDUCE
 from cases import access, audit, clinical, notify, services
 from cases.dispatch import after_commit
 from cases.errors import StateConflict

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from matplotlib.artist import Artist
     from matplotlib.axes import Axes
 
-    from advice.rules import AdverseEventInput
+    from advice.engine.case import AdverseEventInput
     from reports.report import DosePeriod, PlotPoint
 
 # Width matches the report's text block (A4 less 2 × 15 mm margins) so 1 pt in the figure is

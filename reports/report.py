@@ -14,7 +14,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from advice.rules import CODE_DESCRIPTIONS, AdverseEventInput
+from advice.engine.case import AdverseEventInput
+from advice.engine.text import CODE_DESCRIPTIONS
 from reports.plot import ctrough_plot_svg, format_concentration
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from advice.rules import AdverseEventInput, is_active
+from advice.engine.case import AdverseEventInput
+from advice.engine.toxicity import is_active
 from cases.models import Advice, Sample, Treatment
 from reports.plot import ctrough_plot_svg
 from reports.render import render_pdf, write_pdf_atomically

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from advice.errors import InputError
+from advice.engine.errors import InputError
 
 BAD_INPUT_EXIT_CODE = 2
 

@@ -7,8 +7,8 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from advice import units
-from advice.case_input import json_number
+from advice.engine import units
+from advice.engine.case_input import json_number
 from cases import access
 from cases.models import (
     AdverseEvent,

@@ -1,8 +1,8 @@
-"""Load the shipped drug catalogue (cases/data/drugs.csv) as version 1 of every drug row."""
+"""Load the shipped drug catalogue (advice/engine/data/drugs.csv) as version 1 of every drug row."""
 
 from django.db import migrations
 
-from advice.catalogue import read_catalogue
+from advice.engine.catalogue import read_catalogue
 from cases.models.drugs import Drug as CurrentDrug
 from cases.models.drugs import catalogue_field_values
 

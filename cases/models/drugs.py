@@ -3,7 +3,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
-from advice.catalogue import (
+from advice.engine.catalogue import (
     FOOD_ADVICE,
     INDICATION_GROUPS,
     METRICS,

@@ -29,10 +29,16 @@ from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from advice import ctcae
-from advice.case_input import json_number, parse_date, parse_datetime
-from advice.errors import InputError
-from advice.units import MAX_PLAUSIBLE_NG_ML, NG_PER_ML, canonical_unit, parse_number, to_ng_ml
+from advice.engine import ctcae
+from advice.engine.case_input import json_number, parse_date, parse_datetime
+from advice.engine.errors import InputError
+from advice.engine.units import (
+    MAX_PLAUSIBLE_NG_ML,
+    NG_PER_ML,
+    canonical_unit,
+    parse_number,
+    to_ng_ml,
+)
 from cases import audit, services, workflow
 from cases.errors import StateConflict
 from cases.models import (

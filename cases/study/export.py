@@ -40,7 +40,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
-from advice.case_input import json_number
+from advice.engine.case_input import json_number
 from cases.study import cohort, fhir
 from cases.study.pseudonym import Pseudonymiser
 from cases.study.tables import TABLES, Column, Table

@@ -44,8 +44,8 @@ from typing import Any
 from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
 
-from advice import ctcae
-from advice.case_input import json_number
+from advice.engine import ctcae
+from advice.engine.case_input import json_number
 from cases.models import AdverseEvent, DoseRegimen, Patient, Sample, Treatment
 from cases.study.pseudonym import Pseudonymiser
 

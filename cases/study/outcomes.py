@@ -17,8 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from advice.case_input import json_number
-from advice.rules import AdverseEventInput, worst_active_event
+from advice.engine.case import AdverseEventInput
+from advice.engine.case_input import json_number
+from advice.engine.toxicity import worst_active_event
 
 TDM_ADVICE = "tdm_advice"
 TOXICITY = "toxicity"

@@ -29,9 +29,9 @@ from decimal import Decimal
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from advice.case_input import parse_adverse_event, parse_datetime
-from advice.pk import local_date
-from advice.rules import NO_ESCALATION_TOXICITY
+from advice.engine.case_input import parse_adverse_event, parse_datetime
+from advice.engine.codes import NO_ESCALATION_TOXICITY
+from advice.engine.pk import local_date
 from cases.models import Advice, DoseRegimen, Drug, Sample, Treatment
 from cases.study import outcomes
 from reports.study_plot import DrugGroup

@@ -2,7 +2,7 @@ from django import template
 from django.forms import BoundField
 from django.utils.html import format_html
 
-from advice.rules import CODE_DESCRIPTIONS
+from advice.engine.text import CODE_DESCRIPTIONS
 from cases import access
 from cases.models import Notification
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from advice.case_input import (
+from advice.engine.case_input import (
     advice_to_json,
     advise_json,
     catalogue_finder,
@@ -14,9 +14,9 @@ from advice.case_input import (
     parse_case,
     shipped_catalogue_finder,
 )
-from advice.catalogue import read_catalogue
-from advice.errors import InputError
-from advice.rules import advise
+from advice.engine.catalogue import read_catalogue
+from advice.engine.errors import InputError
+from advice.engine.rules import advise
 
 FIND_DRUG = shipped_catalogue_finder()
 

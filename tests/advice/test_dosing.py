@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from advice.catalogue import read_catalogue
-from advice.dosing import level_down, level_up, split_daily_dose
+from advice.engine.catalogue import read_catalogue
+from advice.engine.dosing import level_down, level_up, split_daily_dose
 
 DRUGS = {facts.label: facts for facts in read_catalogue()}
 D = Decimal

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from advice.catalogue import read_catalogue
-from advice.pk import (
+from advice.engine.catalogue import read_catalogue
+from advice.engine.pk import (
     REASON_ORDER,
     SampleInput,
     cycle_day,

@@ -7,13 +7,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advice.case_input import advise_json, shipped_catalogue_finder
-from advice.catalogue import read_catalogue
-from advice.dosing import split_daily_dose
-from advice.errors import InputError
-from advice.pk import SampleInput, estimate_ctrough
-from advice.rules import AdverseEventInput, AdviceCase, Regimen, advise
-from advice.units import ACCEPTED_UNITS, from_ng_ml, to_ng_ml
+from advice.engine.case import AdverseEventInput, AdviceCase, Regimen
+from advice.engine.case_input import advise_json, shipped_catalogue_finder
+from advice.engine.catalogue import read_catalogue
+from advice.engine.dosing import split_daily_dose
+from advice.engine.errors import InputError
+from advice.engine.pk import SampleInput, estimate_ctrough
+from advice.engine.rules import advise
+from advice.engine.units import ACCEPTED_UNITS, from_ng_ml, to_ng_ml
 
 CATALOGUE = tuple(read_catalogue())
 CET = timezone(timedelta(hours=1))

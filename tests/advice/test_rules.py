@@ -5,20 +5,13 @@ from decimal import Decimal
 
 import pytest
 
-from advice.catalogue import read_catalogue
-from advice.pk import REASON_ORDER, SampleInput
-from advice.rules import (
-    CODE_DESCRIPTIONS,
-    ESCALATION_CHECKS,
-    WARNING_ORDER,
-    AdverseEventInput,
-    AdviceCase,
-    Regimen,
-    advise,
-    is_active,
-    worst_active_event,
-    worst_active_grade,
-)
+from advice.engine.case import AdverseEventInput, AdviceCase, Regimen
+from advice.engine.catalogue import read_catalogue
+from advice.engine.codes import ESCALATION_CHECKS, WARNING_ORDER
+from advice.engine.pk import REASON_ORDER, SampleInput
+from advice.engine.rules import advise
+from advice.engine.text import CODE_DESCRIPTIONS
+from advice.engine.toxicity import is_active, worst_active_event, worst_active_grade
 
 DRUGS = {facts.label: facts for facts in read_catalogue()}
 D = Decimal

@@ -5,9 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from advice.case_input import toxicity_advice_to_json
-from advice.catalogue import read_catalogue
-from advice.rules import Regimen, occurrence_number, toxicity_action, toxicity_advice
+from advice.engine.case import Regimen
+from advice.engine.case_input import toxicity_advice_to_json
+from advice.engine.catalogue import read_catalogue
+from advice.engine.toxicity import occurrence_number, toxicity_action, toxicity_advice
 
 DRUGS = {facts.label: facts for facts in read_catalogue()}
 D = Decimal

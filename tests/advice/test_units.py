@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from advice.errors import InputError
-from advice.units import (
+from advice.engine.errors import InputError
+from advice.engine.units import (
     canonical_unit,
     from_ng_ml,
     parse_number,

@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from advice.catalogue import CATALOGUE_CSV, read_catalogue
+from advice.engine.catalogue import CATALOGUE_CSV, read_catalogue
 from cases import services
 from cases.models import AuditEvent, Drug, DrugVersion
 

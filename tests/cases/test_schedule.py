@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import pytest
 
-from advice.errors import InputError
+from advice.engine.errors import InputError
 from cases.schedule import (
     DueDate,
     Interruption,

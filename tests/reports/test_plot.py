@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from advice.rules import AdverseEventInput
+from advice.engine.case import AdverseEventInput
 from reports.plot import ctrough_plot_svg, format_concentration
 from reports.report import DosePeriod, PlotPoint
 

@@ -18,7 +18,7 @@ import time_machine
 from PIL import ImageStat
 from pypdf import PdfReader
 
-from advice.rules import AdverseEventInput
+from advice.engine.case import AdverseEventInput
 from reports.render import render_pdf, write_pdf_atomically
 from reports.report import (
     DosePeriod,

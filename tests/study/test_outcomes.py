@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from advice.rules import AdverseEventInput
+from advice.engine.case import AdverseEventInput
 from cases.study import outcomes
 from cases.study.outcomes import (
     DoseChange,

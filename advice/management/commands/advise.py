@@ -4,7 +4,7 @@ Drug facts come from the installation's catalogue (admins' edits included), so t
 answers exactly as the application would.
 """
 
-from advice.case_input import advise_json
+from advice.engine.case_input import advise_json
 from advice.management.json_command import JsonCommand
 from cases.models import Drug
 

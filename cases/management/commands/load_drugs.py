@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from advice.catalogue import CATALOGUE_CSV, CatalogueError, read_catalogue
+from advice.engine.catalogue import CATALOGUE_CSV, CatalogueError, read_catalogue
 from cases import services
 from cases.models import Drug
 from cases.models.drugs import catalogue_field_values

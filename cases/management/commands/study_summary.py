@@ -12,8 +12,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from advice.case_input import parse_date
-from advice.errors import InputError
+from advice.engine.case_input import parse_date
+from advice.engine.errors import InputError
 from cases.study.summary import UnknownDrug, study_summary
 
 BAD_INPUT_EXIT_CODE = 2

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 
-from advice.catalogue import DrugFacts
+from advice.engine.catalogue import DrugFacts
 
 ADMINISTRATIONS_CHANGED = "administrations_changed"
 STRENGTHS_MISMATCH = "strengths_mismatch"

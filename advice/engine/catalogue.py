@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-CATALOGUE_CSV = Path(__file__).resolve().parent.parent / "cases" / "data" / "drugs.csv"
+CATALOGUE_CSV = Path(__file__).resolve().parent / "data" / "drugs.csv"
 
 METRICS = ("cmin", "auc")
 TDM_LEVELS = ("exploratory", "promising", "viable")

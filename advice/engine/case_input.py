@@ -14,20 +14,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 
-from advice.catalogue import DrugFacts, read_catalogue
-from advice.ctcae import allowed_grades, find_term
-from advice.errors import InputError
-from advice.pk import SampleInput, local_date
-from advice.rules import (
-    PHASES,
-    AdverseEventInput,
-    AdviceCase,
-    AdviceResult,
-    Regimen,
-    ToxicityAdvice,
-    advise,
-)
-from advice.units import parse_number, sample_concentration_ng_ml
+from advice.engine.case import AdverseEventInput, AdviceCase, AdviceResult, Regimen
+from advice.engine.catalogue import DrugFacts, read_catalogue
+from advice.engine.codes import PHASES
+from advice.engine.ctcae import allowed_grades, find_term
+from advice.engine.errors import InputError
+from advice.engine.pk import SampleInput, local_date
+from advice.engine.rules import advise
+from advice.engine.toxicity import ToxicityAdvice
+from advice.engine.units import parse_number, sample_concentration_ng_ml
 
 DrugFinder = Callable[[str], Sequence[DrugFacts]]
 

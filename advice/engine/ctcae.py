@@ -1,4 +1,4 @@
-"""CTCAE v5.0 terms and the grades each term defines (cases/data/ctcae_v5.csv).
+"""CTCAE v5.0 terms and the grades each term defines (advice/engine/data/ctcae_v5.csv).
 
 The file is read once per process. A grade cell of `-` means the term has no such grade
 (Fatigue stops at grade 3), so grade validation asks `allowed_grades`, never a fixed 1-5.
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-CTCAE_CSV = Path(__file__).resolve().parent.parent / "cases" / "data" / "ctcae_v5.csv"
+CTCAE_CSV = Path(__file__).resolve().parent / "data" / "ctcae_v5.csv"
 
 GRADES = (1, 2, 3, 4, 5)
 OTHER_SPECIFY_SUFFIX = " - Other, specify"

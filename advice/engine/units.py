@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal, InvalidOperation
 
-from advice.errors import InputError
+from advice.engine.errors import InputError
 
 NG_PER_ML = "ng/mL"
 NMOL_PER_L = "nmol/L"

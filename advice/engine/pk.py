@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
-from advice.catalogue import DrugFacts
+from advice.engine.catalogue import DrugFacts
 
 # Reason codes in the order `reasons` lists them (the order of SPEC §4.1).
 LAST_DOSE_MISSING = "last_dose_missing"
