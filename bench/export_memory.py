@@ -72,16 +72,8 @@ def seed(samples_wanted: int, rng: random.Random) -> None:
     from django.db import transaction
     from django.utils import timezone
 
-    from cases.models import (
-        AdverseEvent,
-        Advice,
-        DoseRegimen,
-        Drug,
-        Patient,
-        Sample,
-        Site,
-        Treatment,
-    )
+    from advice.models import Advice
+    from cases.models import AdverseEvent, DoseRegimen, Drug, Patient, Sample, Site, Treatment
 
     drugs = list(Drug.objects.filter(metric="cmin", target_ng_ml__isnull=False))
     if not drugs:
@@ -216,7 +208,8 @@ def seed(samples_wanted: int, rng: random.Random) -> None:
 
 
 def cohort_size() -> dict[str, int]:
-    from cases.models import AdverseEvent, Advice, DoseRegimen, Patient, Sample, Treatment
+    from advice.models import Advice
+    from cases.models import AdverseEvent, DoseRegimen, Patient, Sample, Treatment
 
     return {
         "patients": Patient.objects.count(),
@@ -234,8 +227,8 @@ def cohort_size() -> dict[str, int]:
 def child(task: str, out: Path) -> None:
     """Run one measured task and print what it did as JSON on stdout."""
     setup_django()
-    from cases.study.export import write_export
-    from cases.study.pseudonym import Pseudonymiser
+    from study.export import write_export
+    from study.pseudonym import Pseudonymiser
 
     started = time.perf_counter()
     if task == "baseline":

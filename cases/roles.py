@@ -27,8 +27,8 @@ _CLINICAL_VIEW = [
     "cases.view_doseregimen",
     "cases.view_sample",
     "cases.view_adverseevent",
-    "cases.view_advice",
-    "cases.view_reminder",
+    "advice.view_advice",
+    "notifications.view_reminder",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -46,7 +46,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     PHARMACIST: [
         *_CLINICAL_VIEW,
-        "cases.release_advice",
+        "advice.release_advice",
     ],
     PHYSICIAN: [
         *_CLINICAL_VIEW,
@@ -54,7 +54,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.change_treatment",
         "cases.add_adverseevent",
         "cases.change_adverseevent",
-        "cases.sign_advice",
+        "advice.sign_advice",
     ],
     DATAMANAGER: [
         "cases.view_site",
@@ -64,9 +64,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.view_doseregimen",
         "cases.view_sample",
         "cases.view_adverseevent",
-        "cases.view_advice",
+        "advice.view_advice",
         "cases.view_auditevent",
-        "cases.export_study",
+        "study.export_study",
     ],
     ADMIN: [
         "cases.view_site",
@@ -80,7 +80,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.change_sitemembership",
         "cases.delete_sitemembership",
         "cases.view_auditevent",
-        "cases.export_study",
+        "study.export_study",
         "auth.view_user",
         "auth.add_user",
         "auth.change_user",
@@ -90,8 +90,17 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 
 
 def ensure_roles(**kwargs) -> None:
-    """Make each role's group hold exactly the permissions of ROLE_PERMISSIONS (post_migrate)."""
+    """Make each role's group hold exactly the permissions of ROLE_PERMISSIONS (post_migrate).
+
+    The roles name permissions of every app, and `post_migrate` reaches the apps one by one:
+    every app's permissions are created first, so none is missing when the groups are set.
+    """
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
     from django.contrib.auth.models import Group, Permission
+
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
 
     for role, codes in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role)

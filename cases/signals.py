@@ -1,10 +1,26 @@
-"""Logins, logouts and failed logins go into the audit trail (SPEC §2 AuditEvent)."""
+"""The hook between the clinical records and the apps that act on them.
+
+`cases` knows nothing of advice, reports or notifications. Where a write to the records must
+start work elsewhere, its service sends one of the signals below inside its transaction; the
+receivers are connected in the receiving app's `AppConfig.ready` (docs/architecture.md). A
+receiver that writes does so in the same transaction, so an error rolls the whole write back;
+one that queues background work does so on commit.
+
+Logins, logouts and failed logins go into the audit trail here as well.
+"""
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from cases import audit
 from cases.models import AuditEvent
+
+# A sample got its result (recorded with one, or resulted later): `sample=<Sample>`.
+sample_resulted = Signal()
+# A sample was cancelled (entered in error, not drawn): `sample=<Sample>`, `actor=<User>`.
+sample_cancelled = Signal()
+# An adverse event was logged: `event=<AdverseEvent>`.
+adverse_event_recorded = Signal()
 
 
 @receiver(user_logged_in)

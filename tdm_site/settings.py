@@ -8,7 +8,6 @@ SQLite, kombu's filesystem broker and e-mail written to files, all under `var/`.
 from pathlib import Path
 
 import environ
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -51,6 +50,8 @@ INSTALLED_APPS = [
     "cases",
     "advice",
     "reports",
+    "notifications",
+    "study",
 ]
 
 MIDDLEWARE = [
@@ -159,19 +160,8 @@ CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 5
-# Periodic work, all of it, declared here; beat copies it into django-celery-beat's tables.
+# The hour (UTC) of the daily reminder scan; the schedule itself is tdm_site/periodic.py.
 TDM_REMINDER_HOUR_UTC = env.int("TDM_REMINDER_HOUR_UTC", default=6)
-CELERY_BEAT_SCHEDULE = {
-    "send-sample-reminders": {
-        "task": "cases.tasks.send_sample_reminders",
-        "schedule": crontab(hour=TDM_REMINDER_HOUR_UTC, minute=0),
-    },
-    "renotify-unsigned-advice": {
-        "task": "cases.tasks.renotify_unsigned_advice",
-        "schedule": crontab(hour=TDM_REMINDER_HOUR_UTC, minute=15),
-    },
-    "backlog-sweep": {"task": "cases.tasks.backlog_sweep", "schedule": 60.0},
-}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

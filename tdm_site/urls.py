@@ -3,13 +3,19 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from tdm_site import views
+
 urlpatterns = [
+    path("", views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("cases.api.urls")),
+    path("api/v1/", include("tdm_site.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("", include("cases.study_urls")),
+    path("", include("study.urls")),
     path("", include("cases.urls")),
+    path("", include("advice.urls")),
+    path("", include("reports.urls")),
+    path("", include("notifications.urls")),
 ]

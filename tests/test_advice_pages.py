@@ -5,7 +5,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from cases.models import Advice, DoseRegimen
+from advice.models import Advice
+from cases.models import DoseRegimen
 from tests.conftest import DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from advice.models import Advice
 from cases import services
-from cases.models import AdverseEvent, Advice, DoseRegimen, Drug, Patient, Sample, Treatment
+from cases.models import AdverseEvent, DoseRegimen, Drug, Patient, Sample, Treatment
 from tests.conftest import local_datetime
 
 pytestmark = pytest.mark.django_db

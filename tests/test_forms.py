@@ -9,17 +9,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from advice.models import Advice
 from cases import services
-from cases.models import (
-    AdverseEvent,
-    Advice,
-    AuditEvent,
-    DoseRegimen,
-    Drug,
-    Patient,
-    Sample,
-    Treatment,
-)
+from cases.models import AdverseEvent, AuditEvent, DoseRegimen, Drug, Patient, Sample, Treatment
 from tests.conftest import local_datetime
 from tests.pages import field_error
 

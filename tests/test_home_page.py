@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cases import workflow
-from cases.models import Advice
+from advice import services as advice_services
+from advice.models import Advice
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def test_pharmacist_sees_drafts_to_review(client, staff, draft):
 
 def test_physician_sees_advice_to_sign_once_released(client, staff, draft):
     assert f"/advice/{draft.pk}/" not in home(client, staff["physician_a"])
-    workflow.advice_release(actor=staff["pharmacist_a"], advice=draft)
+    advice_services.advice_release(actor=staff["pharmacist_a"], advice=draft)
     html = home(client, staff["physician_a"])
     assert "Advice to sign" in html
     assert f"/advice/{draft.pk}/" in html

@@ -14,8 +14,9 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from cases.models import Advice, DoseRegimen
-from reports import service as report_service
+from advice.models import Advice
+from cases.models import DoseRegimen
+from reports import storage as report_storage
 from tests.conftest import DEMO_PASSWORD
 from tests.live import celery_worker, purge_broker, wait_for
 
@@ -196,6 +197,6 @@ def test_a_worker_killed_while_rendering_leaves_no_partial_report(
     orphans = list(reports.glob(".*.tmp"))
     assert len(orphans) == 1
     later = timezone.now() + datetime.timedelta(minutes=16)
-    assert report_service.remove_stale_temporary_files(now=later) == 1
+    assert report_storage.remove_stale_temporary_files(now=later) == 1
     assert list(reports.glob(".*.tmp")) == []
     assert pdfs[0].read_bytes() == content

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cases import workflow
-from cases.models import Advice, Notification
+from advice import services as advice_services
+from advice.models import Advice
+from notifications.models import Notification
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +17,7 @@ def released(case_at, staff, django_capture_on_commit_callbacks):
         case = case_at("a", adverse_event=False)
     advice = Advice.objects.get(sample=case["sample"])
     with django_capture_on_commit_callbacks(execute=True):
-        workflow.advice_release(actor=staff["pharmacist_a"], advice=advice)
+        advice_services.advice_release(actor=staff["pharmacist_a"], advice=advice)
     return advice
 
 

@@ -8,8 +8,9 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
-from cases import workflow
-from cases.models import Advice, Notification
+from advice import services as advice_services
+from advice.models import Advice
+from notifications.models import Notification
 from tests.conftest import DEMO_PASSWORD
 from tests.pages import elements, field_error
 
@@ -22,7 +23,7 @@ def released(case_at, staff, django_capture_on_commit_callbacks):
         case = case_at("a", adverse_event=False)
     advice = Advice.objects.get(sample=case["sample"])
     with django_capture_on_commit_callbacks(execute=True):
-        workflow.advice_release(actor=staff["pharmacist_a"], advice=advice)
+        advice_services.advice_release(actor=staff["pharmacist_a"], advice=advice)
     return advice
 
 

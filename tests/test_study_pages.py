@@ -2,7 +2,7 @@
 
 import pytest
 
-from cases.models import Export
+from study.models import Export
 
 pytestmark = pytest.mark.django_db
 

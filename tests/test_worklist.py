@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from cases import services
 from cases.models import Drug, Site
-from cases.worklist_views import build_worklist
+from cases.selectors import build_worklist
 
 pytestmark = pytest.mark.django_db
 

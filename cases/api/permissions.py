@@ -1,4 +1,8 @@
-from rest_framework.permissions import BasePermission, DjangoModelPermissions
+"""API permissions: the role's model permissions, checked on every request."""
+
+from __future__ import annotations
+
+from rest_framework.permissions import DjangoModelPermissions
 
 
 class RolePermissions(DjangoModelPermissions):
@@ -21,10 +25,3 @@ class ViewPermission(RolePermissions):
 
     def get_required_permissions(self, method, model_cls):
         return super().get_required_permissions("GET", model_cls)
-
-
-class ExportPermission(BasePermission):
-    """Study exports are for roles with `export_study` (data managers, admins)."""
-
-    def has_permission(self, request, view) -> bool:
-        return request.user.has_perm("cases.export_study")

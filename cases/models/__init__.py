@@ -1,31 +1,27 @@
-"""The clinical data model of SPEC §2."""
+"""The clinical records: sites, patients, treatments, dose regimens, samples, adverse events,
+the drug catalogue and the audit trail (docs/data-model.md)."""
 
 from .adverse_events import AdverseEvent
-from .advice import Advice
 from .audit import AuditEvent, AuditTrailIsAppendOnly
+from .base import SiteScopedModel, TimestampedModel
 from .drugs import Drug, DrugVersion
-from .exports import Export
-from .notifications import Notification
 from .patients import Patient
-from .reminders import Reminder
 from .samples import Sample
 from .sites import Site, SiteMembership
 from .treatments import DoseRegimen, Treatment
 
 __all__ = [
     "AdverseEvent",
-    "Advice",
     "AuditEvent",
     "AuditTrailIsAppendOnly",
     "DoseRegimen",
     "Drug",
     "DrugVersion",
-    "Export",
-    "Notification",
     "Patient",
-    "Reminder",
     "Sample",
     "Site",
     "SiteMembership",
+    "SiteScopedModel",
+    "TimestampedModel",
     "Treatment",
 ]

@@ -52,7 +52,6 @@ class Patient(SiteScopedModel, TimestampedModel):
 
     class Meta:
         ordering = ["study_number"]
-        permissions = [("export_study", "Can export pseudonymised study data")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(sex__in=["M", "F", "X"]), name="patient_sex_known_value"

@@ -99,13 +99,6 @@ class DoseRegimen(SiteScopedModel):
         help_text="Dose per administration in mg, largest first, e.g. [400, 200]",
     )
     reason = models.CharField(max_length=20, choices=Reason.choices)
-    advice = models.ForeignKey(
-        "cases.Advice",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="dose_regimens",
-    )
     off_label = models.BooleanField(
         default=False, help_text="Confirmed dose outside the drug's catalogue dose levels"
     )
@@ -135,11 +128,6 @@ class DoseRegimen(SiteScopedModel):
             models.CheckConstraint(
                 condition=models.Q(off_label=False) | ~models.Q(off_label_reason=""),
                 name="regimen_off_label_has_reason",
-            ),
-            models.UniqueConstraint(
-                fields=["advice"],
-                condition=models.Q(advice__isnull=False),
-                name="one_regimen_per_advice",
             ),
         ]
 

@@ -4,7 +4,6 @@ from django.utils.html import format_html
 
 from advice.engine.text import CODE_DESCRIPTIONS
 from cases import access
-from cases.models import Notification
 
 register = template.Library()
 
@@ -61,15 +60,6 @@ def fieldset_describedby(field: BoundField):
     """`aria-describedby` for a radio or checkbox group, which is described as a whole."""
     described_by = _described_by(field)
     return format_html(' aria-describedby="{}"', described_by) if described_by else ""
-
-
-@register.simple_tag(takes_context=True)
-def unread_notification_count(context) -> int:
-    """Unread in-app notifications of the user viewing the page (one indexed count)."""
-    user = context.get("user")
-    if user is None or not user.is_authenticated:
-        return 0
-    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
 
 
 @register.simple_tag(takes_context=True)

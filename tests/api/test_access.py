@@ -22,14 +22,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from cases import services
-from cases.models import (
-    AdverseEvent,
-    AuditEvent,
-    DoseRegimen,
-    Patient,
-    Sample,
-    Treatment,
-)
+from cases.models import AdverseEvent, AuditEvent, DoseRegimen, Patient, Sample, Treatment
 from tests.conftest import DEMO_PASSWORD, api_client_for, local_datetime
 
 pytestmark = pytest.mark.django_db

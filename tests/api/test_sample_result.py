@@ -4,8 +4,9 @@ from decimal import Decimal
 
 import pytest
 
+from advice.models import Advice
 from cases import services
-from cases.models import Advice, AuditEvent, Sample
+from cases.models import AuditEvent, Sample
 from tests.conftest import local_datetime
 
 pytestmark = pytest.mark.django_db

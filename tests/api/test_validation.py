@@ -23,10 +23,10 @@ from cases.models import (
     AuditTrailIsAppendOnly,
     DoseRegimen,
     Patient,
-    Reminder,
     Sample,
     Treatment,
 )
+from notifications.models import Reminder
 from tests.conftest import local_datetime
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from cases import services, workflow
-from cases.models import Advice, Sample
+from advice import services as advice_services
+from advice.models import Advice
+from cases import services
+from cases.models import Sample
 
 pytestmark = [
     pytest.mark.browser,
@@ -74,7 +76,7 @@ def ward(staff, site_a, sorafenib):
         concentration=None,
     )
     released = Advice.objects.get(sample=first["sample"])
-    workflow.advice_release(actor=staff["pharmacist_a"], advice=released)
+    advice_services.advice_release(actor=staff["pharmacist_a"], advice=released)
     records["released"] = released
     records["draft"] = Advice.objects.get(sample=records["TDM-0102"]["sample"])
     return records

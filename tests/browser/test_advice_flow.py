@@ -12,8 +12,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from advice.models import Advice
 from cases import services
-from cases.models import Advice, Sample
+from cases.models import Sample
 from tests.conftest import DEMO_PASSWORD
 
 pytestmark = [

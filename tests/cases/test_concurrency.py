@@ -5,8 +5,9 @@ import threading
 import pytest
 from django.db import connection
 
-from cases import workflow
-from cases.models import Advice, DoseRegimen
+from advice import services as advice_services
+from advice.models import Advice
+from cases.models import DoseRegimen
 from tests.conftest import DEMO_PASSWORD, api_client_for, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -18,7 +19,7 @@ def test_two_concurrent_accepts_one_wins_the_other_gets_409(
     with django_capture_on_commit_callbacks(execute=True):
         case = case_at("a", adverse_event=False)
     advice = Advice.objects.get(sample=case["sample"])
-    workflow.advice_release(actor=staff["pharmacist_a"], advice=advice)
+    advice_services.advice_release(actor=staff["pharmacist_a"], advice=advice)
     second_physician = make_user("physician_a2", "physician", site_a)
     signers = [staff["physician_a"], second_physician]
     barrier = threading.Barrier(len(signers))

@@ -9,8 +9,9 @@ import pytest
 from django.core import mail
 from django.db import connection
 
-from cases import notify, services
-from cases.models import Notification, Reminder
+from cases import services
+from notifications import services as notify
+from notifications.models import Notification, Reminder
 from tests.conftest import local_datetime
 
 # case_at: sorafenib from 2024-01-08 (Monday); due dates 2024-02-05 (fulfilled by the sample of

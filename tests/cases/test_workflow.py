@@ -12,9 +12,15 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from cases import clinical, services, tasks, workflow
+from advice import services as advice_services
+from advice import tasks
+from advice.models import Advice
+from cases import clinical, services
 from cases.errors import StateConflict
-from cases.models import Advice, AuditEvent, DoseRegimen, Notification, Sample
+from cases.models import AuditEvent, DoseRegimen, Sample
+from notifications import services as notification_services
+from notifications.models import Notification
+from reports import tasks as report_tasks
 from tests.conftest import DEMO_PASSWORD, local_datetime
 
 pytestmark = pytest.mark.django_db
@@ -92,14 +98,14 @@ def test_a_newer_result_supersedes_unsigned_advice(sorafenib_case, staff, run_on
     count = Advice.objects.count()
     tasks.compute_sample_advice(old.sample_id)
     Sample.objects.update(created_at=timezone.now() - datetime.timedelta(hours=1))
-    assert tasks.backlog_sweep()["sample_advice"] == 0
+    assert tasks.sweep_advice_backlog()["sample_advice"] == 0
     assert Advice.objects.count() == count
 
 
 def test_signed_advice_is_never_superseded(sorafenib_case, staff, run_on_commit):
     advice = sorafenib_case["advice"]
-    workflow.advice_release(actor=staff["pharmacist_a"], advice=advice)
-    workflow.advice_reject(
+    advice_services.advice_release(actor=staff["pharmacist_a"], advice=advice)
+    advice_services.advice_reject(
         actor=staff["physician_a"], advice=advice, password=DEMO_PASSWORD, reason="non-adherent"
     )
     with run_on_commit():
@@ -115,7 +121,7 @@ def test_release_notifies_the_treating_physician_and_keeps_the_original(
 ):
     advice = sorafenib_case["advice"]
     with run_on_commit():
-        workflow.advice_release(
+        advice_services.advice_release(
             actor=staff["pharmacist_a"],
             advice=advice,
             text="Increase to 800 mg/day after checking co-medication.",
@@ -138,20 +144,20 @@ def test_release_checks_role_site_state_and_dose(sorafenib_case, staff):
     advice = sorafenib_case["advice"]
     for outsider in ("nurse_a", "physician_a", "pharmacist_b"):
         with pytest.raises(PermissionDenied):
-            workflow.advice_release(actor=staff[outsider], advice=advice)
+            advice_services.advice_release(actor=staff[outsider], advice=advice)
     with pytest.raises(ValidationError) as invalid:
-        workflow.advice_release(
+        advice_services.advice_release(
             actor=staff["pharmacist_a"], advice=advice, proposed_daily_dose_mg=Decimal(700)
         )
     assert "proposed_daily_dose_mg" in invalid.value.message_dict
-    workflow.advice_release(actor=staff["pharmacist_a"], advice=advice)
+    advice_services.advice_release(actor=staff["pharmacist_a"], advice=advice)
     with pytest.raises(StateConflict):
-        workflow.advice_release(actor=staff["pharmacist_a"], advice=advice)
+        advice_services.advice_release(actor=staff["pharmacist_a"], advice=advice)
 
 
 @pytest.fixture
 def released(sorafenib_case, staff):
-    workflow.advice_release(actor=staff["pharmacist_a"], advice=sorafenib_case["advice"])
+    advice_services.advice_release(actor=staff["pharmacist_a"], advice=sorafenib_case["advice"])
     sorafenib_case["advice"].refresh_from_db()
     return sorafenib_case
 
@@ -160,7 +166,7 @@ def test_accept_changes_the_dose_and_schedules_the_post_change_sample(released, 
     advice = released["advice"]
     treatment = released["treatment"]
     effective = timezone.localdate() + datetime.timedelta(days=1)
-    workflow.advice_accept(
+    advice_services.advice_accept(
         actor=staff["physician_a"],
         advice=advice,
         password=DEMO_PASSWORD,
@@ -185,17 +191,17 @@ def test_accept_needs_the_password_and_the_checks(released, staff):
     advice = released["advice"]
     physician = staff["physician_a"]
     with pytest.raises(ValidationError) as wrong_password:
-        workflow.advice_accept(
+        advice_services.advice_accept(
             actor=physician, advice=advice, password="guess", checks_confirmed=advice.checks
         )
     assert "password" in wrong_password.value.message_dict
     with pytest.raises(ValidationError) as unchecked:
-        workflow.advice_accept(
+        advice_services.advice_accept(
             actor=physician, advice=advice, password=DEMO_PASSWORD, checks_confirmed=["adherence"]
         )
     assert "drug_interactions" in unchecked.value.message_dict["checks_confirmed"][0]
     with pytest.raises(PermissionDenied):
-        workflow.advice_accept(
+        advice_services.advice_accept(
             actor=staff["physician_b"],
             advice=advice,
             password=DEMO_PASSWORD,
@@ -208,14 +214,14 @@ def test_accept_needs_the_password_and_the_checks(released, staff):
 
 def test_a_second_decision_is_a_conflict(released, staff):
     advice = released["advice"]
-    workflow.advice_accept(
+    advice_services.advice_accept(
         actor=staff["physician_a"],
         advice=advice,
         password=DEMO_PASSWORD,
         checks_confirmed=advice.checks,
     )
     with pytest.raises(StateConflict):
-        workflow.advice_reject(
+        advice_services.advice_reject(
             actor=staff["physician_a"], advice=advice, password=DEMO_PASSWORD, reason="changed mind"
         )
     assert DoseRegimen.objects.filter(advice=advice).count() == 1
@@ -225,11 +231,11 @@ def test_reject_needs_a_reason_and_changes_nothing_else(released, staff):
     advice = released["advice"]
     regimens = list(DoseRegimen.objects.values_list("pk", flat=True))
     with pytest.raises(ValidationError) as no_reason:
-        workflow.advice_reject(
+        advice_services.advice_reject(
             actor=staff["physician_a"], advice=advice, password=DEMO_PASSWORD, reason="  "
         )
     assert "reason" in no_reason.value.message_dict
-    workflow.advice_reject(
+    advice_services.advice_reject(
         actor=staff["physician_a"],
         advice=advice,
         password=DEMO_PASSWORD,
@@ -244,7 +250,7 @@ def test_reject_needs_a_reason_and_changes_nothing_else(released, staff):
 def test_signed_report_is_rendered_once_with_its_hash(released, staff, run_on_commit):
     advice = released["advice"]
     with run_on_commit():
-        workflow.advice_accept(
+        advice_services.advice_accept(
             actor=staff["physician_a"],
             advice=advice,
             password=DEMO_PASSWORD,
@@ -254,7 +260,7 @@ def test_signed_report_is_rendered_once_with_its_hash(released, staff, run_on_co
     path = Path(settings.MEDIA_ROOT) / advice.signed_report_pdf.name
     content = path.read_bytes()
     assert hashlib.sha256(content).hexdigest() == advice.signed_report_sha256
-    tasks.render_signed_report(advice.pk)
+    report_tasks.render_signed_report(advice.pk)
     advice.refresh_from_db()
     assert path.read_bytes() == content
     assert hashlib.sha256(path.read_bytes()).hexdigest() == advice.signed_report_sha256
@@ -274,8 +280,8 @@ def test_toxicity_advice_on_an_adverse_event(sorafenib_case, staff, run_on_commi
     assert advice.action == "interrupt_then_reduce"
     assert advice.proposed_daily_dose_mg == Decimal(400)
     assert "Measure Ctrough" in advice.text
-    workflow.advice_release(actor=staff["pharmacist_a"], advice=advice)
-    workflow.advice_accept(actor=staff["physician_a"], advice=advice, password=DEMO_PASSWORD)
+    advice_services.advice_release(actor=staff["pharmacist_a"], advice=advice)
+    advice_services.advice_accept(actor=staff["physician_a"], advice=advice, password=DEMO_PASSWORD)
     interruption = DoseRegimen.objects.get(advice=advice)
     assert interruption.daily_dose_mg == 0
     assert interruption.reason == DoseRegimen.Reason.INTERRUPTION
@@ -284,9 +290,9 @@ def test_toxicity_advice_on_an_adverse_event(sorafenib_case, staff, run_on_commi
 def test_unsigned_advice_is_renotified_once_after_three_days(released, staff):
     advice = released["advice"]
     released_at = advice.released_at
-    assert workflow.notify.advice_unsigned(now=released_at + datetime.timedelta(days=2)) == 0
-    assert workflow.notify.advice_unsigned(now=released_at + datetime.timedelta(days=3)) == 1
-    assert workflow.notify.advice_unsigned(now=released_at + datetime.timedelta(days=4)) == 0
+    assert notification_services.advice_unsigned(now=released_at + datetime.timedelta(days=2)) == 0
+    assert notification_services.advice_unsigned(now=released_at + datetime.timedelta(days=3)) == 1
+    assert notification_services.advice_unsigned(now=released_at + datetime.timedelta(days=4)) == 0
     assert Notification.objects.filter(kind=Notification.Kind.ADVICE_UNSIGNED).count() == 1
 
 
@@ -307,7 +313,7 @@ def test_broker_down_loses_no_work(staff, case_at, monkeypatch, run_on_commit):
     Sample.objects.filter(pk=sample.pk).update(
         created_at=timezone.now() - datetime.timedelta(minutes=5)
     )
-    done = tasks.backlog_sweep()
+    done = tasks.sweep_advice_backlog()
     assert done["sample_advice"] == 1
     assert Advice.objects.get(sample=sample).action == "continue_step_up"
-    assert tasks.backlog_sweep()["sample_advice"] == 0
+    assert tasks.sweep_advice_backlog()["sample_advice"] == 0

@@ -13,8 +13,8 @@ import pytest
 
 from cases import services
 from cases.models import DoseRegimen
-from cases.study.export import write_export
-from cases.study.pseudonym import Pseudonymiser
+from study.export import write_export
+from study.pseudonym import Pseudonymiser
 
 pytestmark = pytest.mark.django_db
 

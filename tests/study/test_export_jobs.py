@@ -8,8 +8,9 @@ import zipfile
 import pytest
 from django.utils import timezone
 
-from cases import exporting
-from cases.models import AuditEvent, Export
+from cases.models import AuditEvent
+from study import jobs
+from study.models import Export
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +39,7 @@ def test_data_manager_exports_and_downloads(api, staff, cohort, django_capture_o
     assert "TDM-X1" in patients
     assert "TDM-X2" in patients
     assert "Patient A" not in patients
-    actions = AuditEvent.objects.filter(model="cases.export", object_id=str(export_id))
+    actions = AuditEvent.objects.filter(model="study.export", object_id=str(export_id))
     assert sorted(actions.values_list("detail", flat=True)) == [
         "downloaded",
         "requested csv export",
@@ -54,7 +55,7 @@ def test_only_roles_with_export_permission_may_export(api, staff, cohort):
 
 
 def test_a_data_manager_sees_only_their_own_exports(api, staff, cohort):
-    mine = exporting.export_request(actor=staff["datamanager_a"], format="json")
+    mine = jobs.export_request(actor=staff["datamanager_a"], format="json")
     assert api("datamanager_b").get(f"/api/v1/exports/{mine.pk}/").status_code == 404
     assert api("admin").get(f"/api/v1/exports/{mine.pk}/").status_code == 200
 
@@ -83,44 +84,44 @@ def test_release_export_re_pseudonymises_with_the_installation_key(
         )
     export = Export.objects.get(pk=created.json()["id"])
     assert export.state == Export.State.DONE
-    content = exporting.export_file(export, actor=staff["datamanager_a"]).read_text()
+    content = jobs.export_file(export, actor=staff["datamanager_a"]).read_text()
     assert "TDM-X1" not in content
     assert "TDM-X2" not in content
 
 
 def test_download_before_it_is_done_is_a_conflict(api, staff):
-    export = exporting.export_request(actor=staff["datamanager_a"], format="csv")
+    export = jobs.export_request(actor=staff["datamanager_a"], format="csv")
     response = api("datamanager_a").get(f"/api/v1/exports/{export.pk}/download/")
     assert response.status_code == 409
 
 
 def test_running_twice_writes_once_and_a_stalled_export_is_taken_over(staff, cohort):
-    export = exporting.export_request(actor=staff["datamanager_a"], format="json")
-    assert exporting.export_run(export_id=export.pk).state == Export.State.DONE
+    export = jobs.export_request(actor=staff["datamanager_a"], format="json")
+    assert jobs.export_run(export_id=export.pk).state == Export.State.DONE
     finished_at = Export.objects.get(pk=export.pk).finished_at
-    assert exporting.export_run(export_id=export.pk).finished_at == finished_at
+    assert jobs.export_run(export_id=export.pk).finished_at == finished_at
 
-    stalled = exporting.export_request(actor=staff["datamanager_a"], format="json")
+    stalled = jobs.export_request(actor=staff["datamanager_a"], format="json")
     Export.objects.filter(pk=stalled.pk).update(state=Export.State.RUNNING)
-    assert exporting.export_run(export_id=stalled.pk).state == Export.State.RUNNING
-    assert exporting._claim(stalled.pk, timezone.now() + datetime.timedelta(minutes=11))
+    assert jobs.export_run(export_id=stalled.pk).state == Export.State.RUNNING
+    assert jobs._claim(stalled.pk, timezone.now() + datetime.timedelta(minutes=11))
 
 
 def test_a_failing_export_is_marked_failed_with_its_error(staff, cohort, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(exporting, "write_export", broken)
-    export = exporting.export_request(actor=staff["datamanager_a"], format="csv")
-    result = exporting.export_run(export_id=export.pk)
+    monkeypatch.setattr(jobs, "write_export", broken)
+    export = jobs.export_request(actor=staff["datamanager_a"], format="csv")
+    result = jobs.export_run(export_id=export.pk)
     assert result.state == Export.State.FAILED
     assert result.error == "OSError: disk full"
 
 
 def test_progress_is_recorded_while_the_export_runs(staff, cohort, monkeypatch):
-    export = exporting.export_request(actor=staff["datamanager_a"], format="csv")
+    export = jobs.export_request(actor=staff["datamanager_a"], format="csv")
     seen = []
-    real_write_export = exporting.write_export
+    real_write_export = jobs.write_export
 
     def observed(fmt, path, *, pseudonymiser, progress):
         def spy(done, total):
@@ -130,8 +131,8 @@ def test_progress_is_recorded_while_the_export_runs(staff, cohort, monkeypatch):
 
         return real_write_export(fmt, path, pseudonymiser=pseudonymiser, progress=spy)
 
-    monkeypatch.setattr(exporting, "write_export", observed)
-    assert exporting.export_run(export_id=export.pk).progress == 100
+    monkeypatch.setattr(jobs, "write_export", observed)
+    assert jobs.export_run(export_id=export.pk).progress == 100
     assert seen
     assert seen == sorted(seen)
     assert all(0 <= percent <= 99 for percent in seen)

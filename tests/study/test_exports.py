@@ -19,12 +19,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from openpyxl import load_workbook
 
+from advice.models import Advice
 from cases import services
-from cases.models import AdverseEvent, Advice, AuditEvent, DoseRegimen, Patient, Sample
-from cases.study import export as export_module
-from cases.study.export import FORMATS, csv_cell, write_export, xlsx_cell
-from cases.study.pseudonym import Pseudonymiser
-from cases.study.tables import COLUMN_TYPES, PATIENTS, TABLES, Column, Table
+from cases.models import AdverseEvent, AuditEvent, DoseRegimen, Patient, Sample
+from study import export as export_module
+from study.export import FORMATS, csv_cell, write_export, xlsx_cell
+from study.pseudonym import Pseudonymiser
+from study.tables import COLUMN_TYPES, PATIENTS, TABLES, Column, Table
 from tests.conftest import local_datetime
 
 pytestmark = pytest.mark.django_db

@@ -14,15 +14,15 @@ from fhir.resources.R4B.bundle import Bundle
 
 from cases import services
 from cases.models import DoseRegimen
-from cases.study.export import write_export
-from cases.study.fhir import (
+from study.export import write_export
+from study.fhir import (
     AdverseEventRecord,
     DoseRecord,
     PatientRecord,
     TreatmentRecord,
     patient_bundle,
 )
-from cases.study.pseudonym import Pseudonymiser
+from study.pseudonym import Pseudonymiser
 from tests.conftest import local_datetime
 
 UCUM = "http://unitsofmeasure.org"

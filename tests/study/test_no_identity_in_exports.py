@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from cases import services, workflow
-from cases.models import Advice, DoseRegimen
-from cases.study.export import FORMATS, write_export
-from cases.study.pseudonym import Pseudonymiser
+from advice import services as advice_services
+from advice.models import Advice
+from cases import services
+from cases.models import DoseRegimen
+from study.export import FORMATS, write_export
+from study.pseudonym import Pseudonymiser
 from tests.conftest import DEMO_PASSWORD, local_datetime
 
 pytestmark = pytest.mark.django_db
@@ -124,10 +126,10 @@ def identified_cohort(staff, sorafenib, django_capture_on_commit_callbacks):
         )
         services.sample_cancel(actor=nurse, sample=drawn, reason=FREE_TEXT["cancel_reason"])
         advice = Advice.objects.get(treatment=treatment, kind=Advice.Kind.SAMPLE)
-        workflow.advice_release(
+        advice_services.advice_release(
             actor=staff[f"pharmacist_{letter}"], advice=advice, text=FREE_TEXT["advice_text"]
         )
-        workflow.advice_reject(
+        advice_services.advice_reject(
             actor=staff[f"physician_{letter}"],
             advice=advice,
             password=DEMO_PASSWORD,

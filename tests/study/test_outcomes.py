@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from advice.engine.case import AdverseEventInput
-from cases.study import outcomes
-from cases.study.outcomes import (
+from study import outcomes
+from study.outcomes import (
     DoseChange,
     NoEscalationAdvice,
     SampleResult,
@@ -28,7 +28,7 @@ from cases.study.outcomes import (
     summarise,
     tdm_interventions,
 )
-from tests.advice.test_engine_purity import imported_modules, is_forbidden
+from tests.advice.engine.test_engine_purity import imported_modules, is_forbidden
 
 D = datetime.date.fromisoformat
 SORAFENIB_TARGET = Decimal(3750)

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 
-from cases.models import Advice, Sample
-from cases.study.cohort import import_cohort, iter_cohort_json, validate_cohort
-from cases.study.pseudonym import Pseudonymiser, PseudonymKeyError
+from advice.models import Advice
+from cases.models import Sample
+from study.cohort import import_cohort, iter_cohort_json, validate_cohort
+from study.pseudonym import Pseudonymiser, PseudonymKeyError
 
 VALID_FILE = Path(__file__).parent / "data" / "cohort_valid.json"
 KEY = b"0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"

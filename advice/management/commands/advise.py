@@ -5,7 +5,7 @@ answers exactly as the application would.
 """
 
 from advice.engine.case_input import advise_json
-from advice.management.json_command import JsonCommand
+from cases.management.json_command import JsonCommand
 from cases.models import Drug
 
 

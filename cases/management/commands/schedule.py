@@ -1,7 +1,7 @@
 """`python manage.py schedule FILE|-`: the sampling due dates of SPEC §6 as JSON (SPEC §9)."""
 
-from advice.management.json_command import JsonCommand
 from cases import schedule
+from cases.management.json_command import JsonCommand
 
 
 class Command(JsonCommand):

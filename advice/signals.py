@@ -1,0 +1,17 @@
+"""What the advice workflow announces, for the apps that act on advice (reports, notifications).
+
+Each is sent inside the transaction of the step, with `advice=<Advice>`; a receiver that queues
+work does so on commit, one that writes does so in the same transaction (an error rolls the
+step back). docs/architecture.md lists who listens.
+"""
+
+from django.dispatch import Signal
+
+# A new advice was computed (kind sample or toxicity), in state draft.
+advice_created = Signal()
+# The pharmacist released the advice to the physicians.
+advice_released = Signal()
+# The physician accepted or rejected the advice with their signature.
+advice_signed = Signal()
+# A user opened the advice page (`reader=<User>`): what they were notified of is now seen.
+advice_opened = Signal()

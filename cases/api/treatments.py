@@ -1,0 +1,207 @@
+"""The treatments and dose-regimens resources of the API, and a treatment's schedule."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import F, Prefetch
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from advice.engine.case_input import json_number
+from cases import clinical, services
+from cases.api.base import ScopedViewSet, by_id
+from cases.api.fields import NumberField, VisiblePatientField, VisibleRelatedField
+from cases.models import DoseRegimen, Drug, Treatment
+
+
+class DoseRegimenSerializer(serializers.ModelSerializer):
+    daily_dose_mg = NumberField()
+    advice = serializers.IntegerField(
+        source="advice_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The advice that prescribed this dose",
+    )
+
+    class Meta:
+        model = DoseRegimen
+        fields = [
+            "id", "treatment", "effective_from", "daily_dose_mg", "administrations_per_day",
+            "split_mg", "reason", "advice", "off_label", "off_label_reason", "created_at",
+        ]  # fmt: skip
+
+
+class TreatmentSerializer(serializers.ModelSerializer):
+    patient = serializers.SlugRelatedField(slug_field="study_number", read_only=True)
+    patient_id = serializers.IntegerField(read_only=True)
+    drug = serializers.CharField(source="drug.name", read_only=True)
+    indication = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField()
+    phase = serializers.SerializerMethodField()
+    current_daily_dose_mg = serializers.SerializerMethodField()
+    current_administrations_per_day = serializers.SerializerMethodField()
+    regimens = DoseRegimenSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Treatment
+        fields = [
+            "id", "patient", "patient_id", "drug", "indication", "start_date", "stop_date",
+            "stop_reason", "status", "phase", "current_daily_dose_mg",
+            "current_administrations_per_day", "regimens", "created_at",
+        ]  # fmt: skip
+
+    def get_indication(self, treatment: Treatment) -> str | None:
+        return treatment.drug.indication or None
+
+    def get_status(self, treatment: Treatment) -> str:
+        return treatment.status_on(timezone.localdate())
+
+    def get_phase(self, treatment: Treatment) -> str:
+        return treatment.phase_on(timezone.localdate())
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_current_daily_dose_mg(self, treatment: Treatment):
+        regimen = treatment.regimen_on(timezone.localdate())
+        return json_number(regimen.daily_dose_mg) if regimen else None
+
+    def get_current_administrations_per_day(self, treatment: Treatment) -> int | None:
+        regimen = treatment.regimen_on(timezone.localdate())
+        return regimen.administrations_per_day if regimen else None
+
+
+class OffLabelMixin(serializers.Serializer):
+    off_label_confirmed = serializers.BooleanField(required=False, default=False)
+    off_label_reason = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        confirmed = attrs.pop("off_label_confirmed")
+        reason = attrs.get("off_label_reason", "").strip()
+        if confirmed and not reason:
+            raise serializers.ValidationError(
+                {"off_label_reason": ["Give the reason for the off-label dose."]}
+            )
+        attrs["off_label_reason"] = reason if confirmed else ""
+        return attrs
+
+
+class TreatmentCreateSerializer(OffLabelMixin):
+    patient = VisiblePatientField()
+    drug = serializers.CharField(max_length=60)
+    indication = serializers.CharField(
+        max_length=40, required=False, allow_null=True, allow_blank=True, default=None
+    )
+    start_date = serializers.DateField()
+    daily_dose_mg = serializers.DecimalField(max_digits=8, decimal_places=2)
+    administrations_per_day = serializers.IntegerField()
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        name = attrs.pop("drug").strip().lower()
+        indication = (attrs.pop("indication") or "").strip().lower()
+        rows = list(Drug.objects.filter(name=name))
+        if not rows:
+            raise serializers.ValidationError({"drug": [f"Unknown drug {name!r}."]})
+        listed = sorted(row.indication for row in rows)
+        matching = [row for row in rows if row.indication == indication]
+        if not matching:
+            if listed == [""]:
+                message = f"{name} has no indication variants; leave indication empty."
+            else:
+                message = f"{name} needs an indication: one of {', '.join(listed)}."
+            raise serializers.ValidationError({"indication": [message]})
+        attrs["drug"] = matching[0]
+        return attrs
+
+
+class DoseRegimenCreateSerializer(OffLabelMixin):
+    treatment = VisibleRelatedField(queryset=Treatment.objects.all())
+    effective_from = serializers.DateField()
+    daily_dose_mg = serializers.DecimalField(max_digits=8, decimal_places=2)
+    administrations_per_day = serializers.IntegerField()
+    reason = serializers.ChoiceField(
+        choices=[c for c in DoseRegimen.Reason.choices if c[0] != DoseRegimen.Reason.START]
+    )
+
+
+class DueDateSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    kind = serializers.ChoiceField(choices=["regular", "post_change"])
+    fulfilled_by = serializers.IntegerField(allow_null=True, help_text="id of the sample")
+
+
+class ScheduleSerializer(serializers.Serializer):
+    due = DueDateSerializer(many=True)
+
+
+class ScheduleQuerySerializer(serializers.Serializer):
+    until = serializers.DateField(
+        required=False, help_text="last day to list (default: one year from today)"
+    )
+
+
+class TreatmentFilter(django_filters.FilterSet):
+    patient = by_id("patient")
+    drug = django_filters.CharFilter(field_name="drug__name")
+
+    class Meta:
+        model = Treatment
+        fields = ["patient", "drug"]
+
+
+class DoseRegimenFilter(django_filters.FilterSet):
+    treatment = by_id("treatment")
+
+    class Meta:
+        model = DoseRegimen
+        fields = ["treatment", "reason"]
+
+
+def _regimens():
+    # The id of the advice that prescribed each dose, without loading the advice rows.
+    return DoseRegimen.objects.annotate(advice_id=F("advice__id"))
+
+
+def _treatments_with_history():
+    return Treatment.objects.select_related("patient", "drug").prefetch_related(
+        Prefetch("regimens", queryset=_regimens().order_by("effective_from"))
+    )
+
+
+@extend_schema_view(
+    create=extend_schema(request=TreatmentCreateSerializer, responses={201: TreatmentSerializer})
+)
+class TreatmentViewSet(ScopedViewSet):
+    queryset = _treatments_with_history()
+    serializer_class = TreatmentSerializer
+    input_serializer_class = TreatmentCreateSerializer
+    create_service = staticmethod(services.treatment_create)
+    filterset_class = TreatmentFilter
+
+    @extend_schema(parameters=[ScheduleQuerySerializer], responses=ScheduleSerializer)
+    @action(detail=True, methods=["get"])
+    def schedule(self, request, pk=None):
+        """Sampling due dates of SPEC §6, each with the sample that fulfils it."""
+        treatment = self.get_object()
+        query = ScheduleQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        due = clinical.treatment_schedule(treatment, until=query.validated_data.get("until"))
+        return Response(ScheduleSerializer({"due": due}).data)
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=DoseRegimenCreateSerializer, responses={201: DoseRegimenSerializer}
+    )
+)
+class DoseRegimenViewSet(ScopedViewSet):
+    queryset = _regimens()
+    serializer_class = DoseRegimenSerializer
+    input_serializer_class = DoseRegimenCreateSerializer
+    create_service = staticmethod(services.dose_regimen_create)
+    filterset_class = DoseRegimenFilter

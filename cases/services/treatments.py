@@ -1,0 +1,206 @@
+"""Writes to treatments and their dose regimens (a start, a change, an interruption, a stop)."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from advice.engine.case_input import json_number
+from cases import audit, clinical
+from cases.models import (
+    AuditEvent,
+    DoseRegimen,
+    Drug,
+    Patient,
+    Treatment,
+)
+from cases.services.validation import (
+    add_error,
+    full_clean,
+    raise_if,
+    require_site_role,
+)
+
+
+def check_dose(
+    errors: dict[str, list[str]],
+    drug: Drug,
+    daily_dose_mg: Decimal,
+    administrations_per_day: int,
+    off_label_reason: str,
+) -> None:
+    """A prescribed dose must be a catalogue level, given in whole tablets within the largest
+    single dose, unless the prescriber confirmed it as off-label with a reason."""
+    facts = drug.facts()
+    if daily_dose_mg < 0:
+        add_error(errors, "daily_dose_mg", "A daily dose cannot be negative.")
+        return
+    if not 1 <= administrations_per_day <= 4:
+        add_error(errors, "administrations_per_day", "Give 1 to 4 administrations per day.")
+        return
+    if daily_dose_mg == 0 or off_label_reason:
+        return
+    if daily_dose_mg not in facts.dose_levels_mg:
+        levels = ", ".join(format(v.normalize(), "f") for v in facts.dose_levels_mg)
+        add_error(
+            errors,
+            "daily_dose_mg",
+            f"{format(daily_dose_mg.normalize(), 'f')} mg/day is not a dose level of {facts.label} "
+            f"({levels} mg/day); confirm it as off-label with a reason to use it.",
+        )
+        return
+    split = clinical.split_daily_dose(drug, daily_dose_mg, administrations_per_day)
+    if split.administrations_per_day != administrations_per_day:
+        add_error(
+            errors,
+            "administrations_per_day",
+            f"{format(daily_dose_mg.normalize(), 'f')} mg/day in {administrations_per_day} "
+            f"administration(s) exceeds the largest single dose of {facts.label} "
+            f"({format(facts.max_single_dose_mg.normalize(), 'f')} mg); "
+            f"give it in {split.administrations_per_day}.",
+        )
+
+
+@transaction.atomic
+def treatment_create(
+    *,
+    actor: AbstractBaseUser | None,
+    patient: Patient,
+    drug: Drug,
+    start_date: datetime.date,
+    daily_dose_mg: Decimal,
+    administrations_per_day: int,
+    off_label_reason: str = "",
+) -> Treatment:
+    """Register a patient's course of a drug with its starting regimen."""
+    require_site_role(actor, patient.site, "patient")
+    errors: dict[str, list[str]] = {}
+    if daily_dose_mg <= 0:
+        add_error(errors, "daily_dose_mg", "The starting daily dose must be above 0 mg.")
+    else:
+        check_dose(errors, drug, daily_dose_mg, administrations_per_day, off_label_reason)
+    if start_date.year < patient.birth_year:
+        add_error(errors, "start_date", "The treatment cannot start before the patient was born.")
+    raise_if(errors)
+    treatment = Treatment.objects.create(
+        patient=patient, drug=drug, start_date=start_date, created_by=actor
+    )
+    audit.record(actor=actor, action=AuditEvent.Action.CREATE, instance=treatment)
+    _regimen_insert(
+        actor=actor,
+        treatment=treatment,
+        effective_from=start_date,
+        daily_dose_mg=daily_dose_mg,
+        administrations_per_day=administrations_per_day,
+        reason=DoseRegimen.Reason.START,
+        off_label_reason=off_label_reason,
+    )
+    return treatment
+
+
+def _regimen_insert(
+    *,
+    actor: AbstractBaseUser | None,
+    treatment: Treatment,
+    effective_from: datetime.date,
+    daily_dose_mg: Decimal,
+    administrations_per_day: int,
+    reason: str,
+    off_label_reason: str = "",
+) -> DoseRegimen:
+    split = clinical.split_daily_dose(treatment.drug, daily_dose_mg, administrations_per_day)
+    regimen = DoseRegimen(
+        treatment=treatment,
+        effective_from=effective_from,
+        daily_dose_mg=daily_dose_mg,
+        administrations_per_day=administrations_per_day,
+        split_mg=[json_number(part) for part in split.parts_mg],
+        reason=reason,
+        off_label=bool(off_label_reason),
+        off_label_reason=off_label_reason,
+        created_by=actor,
+    )
+    full_clean(regimen, exclude=["treatment"])
+    try:
+        with transaction.atomic():
+            regimen.save()
+    except IntegrityError:
+        raise ValidationError(
+            {"effective_from": ["The treatment already has a regimen from this date."]}
+        ) from None
+    audit.record(actor=actor, action=AuditEvent.Action.CREATE, instance=regimen)
+    return regimen
+
+
+@transaction.atomic
+def dose_regimen_create(
+    *,
+    actor: AbstractBaseUser | None,
+    treatment: Treatment,
+    effective_from: datetime.date,
+    daily_dose_mg: Decimal,
+    administrations_per_day: int,
+    reason: str,
+    off_label_reason: str = "",
+) -> DoseRegimen:
+    """Prescribe a new daily dose from a date on (0 mg = interruption)."""
+    # Serialise dose changes of one treatment: the checks below read its whole history.
+    treatment = (
+        Treatment.objects.select_for_update()
+        .select_related("drug", "patient__site")
+        .get(pk=treatment.pk)
+    )
+    require_site_role(actor, treatment.patient.site, "treatment")
+    history = list(treatment.regimens.order_by("effective_from"))
+    errors: dict[str, list[str]] = {}
+    if reason not in DoseRegimen.Reason.values:
+        add_error(errors, "reason", f"Unknown reason {reason!r}.")
+    elif reason == DoseRegimen.Reason.START:
+        add_error(errors, "reason", "A treatment has one start regimen, created with it.")
+    if effective_from < treatment.start_date:
+        add_error(errors, "effective_from", "The new dose cannot take effect before the start.")
+    if treatment.stop_date is not None and effective_from >= treatment.stop_date:
+        add_error(errors, "effective_from", "The treatment is stopped from that date.")
+    if any(r.effective_from == effective_from for r in history):
+        add_error(errors, "effective_from", "The treatment already has a regimen from this date.")
+    if (daily_dose_mg == 0) != (reason == DoseRegimen.Reason.INTERRUPTION):
+        add_error(errors, "reason", "A dose of 0 mg/day is an interruption, and only that.")
+    check_dose(errors, treatment.drug, daily_dose_mg, administrations_per_day, off_label_reason)
+    raise_if(errors)
+    return _regimen_insert(
+        actor=actor,
+        treatment=treatment,
+        effective_from=effective_from,
+        daily_dose_mg=daily_dose_mg,
+        administrations_per_day=administrations_per_day,
+        reason=reason,
+        off_label_reason=off_label_reason,
+    )
+
+
+@transaction.atomic
+def treatment_stop(
+    *, actor: AbstractBaseUser | None, treatment: Treatment, stop_date: datetime.date, reason: str
+) -> Treatment:
+    treatment = Treatment.objects.select_for_update().get(pk=treatment.pk)
+    require_site_role(actor, treatment.patient.site, "treatment")
+    errors: dict[str, list[str]] = {}
+    if treatment.stop_date is not None:
+        add_error(errors, "stop_date", f"The treatment already stopped on {treatment.stop_date}.")
+    if stop_date < treatment.start_date:
+        add_error(errors, "stop_date", "A treatment cannot stop before it started.")
+    if not reason.strip():
+        add_error(errors, "stop_reason", "Say why the treatment stops.")
+    raise_if(errors)
+    before = audit.snapshot(treatment)
+    Treatment.objects.filter(pk=treatment.pk).update(
+        stop_date=stop_date, stop_reason=reason.strip(), updated_at=timezone.now()
+    )
+    treatment.refresh_from_db()
+    audit.record(actor=actor, action=AuditEvent.Action.UPDATE, instance=treatment, before=before)
+    return treatment

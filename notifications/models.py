@@ -1,0 +1,89 @@
+from django.conf import settings
+from django.db import models
+
+from advice.models import Advice
+from cases.models import SiteScopedModel, Treatment
+
+
+class Reminder(SiteScopedModel):
+    """A reminder sent about a sample due date (SPEC §6): at most one per date and kind."""
+
+    class Kind(models.TextChoices):
+        UPCOMING = "upcoming"
+        OVERDUE = "overdue"
+
+    site_lookup = "treatment__patient__site"
+
+    treatment = models.ForeignKey(Treatment, on_delete=models.PROTECT, related_name="reminders")
+    due_date = models.DateField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reminders",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["treatment", "due_date", "kind"], name="one_reminder_per_due_date_kind"
+            ),
+        ]
+        indexes = [models.Index(fields=["recipient", "sent_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} reminder {self.due_date:%Y-%m-%d} for {self.treatment}"
+
+
+class Notification(models.Model):
+    """An in-app message to one user (sent by e-mail as well), e.g. a sample due or advice to sign.
+
+    Unique per recipient and cause, so a task that runs twice notifies once.
+    """
+
+    class Kind(models.TextChoices):
+        SAMPLE_UPCOMING = "sample_upcoming", "sample due soon"
+        SAMPLE_OVERDUE = "sample_overdue", "sample overdue"
+        ADVICE_RELEASED = "advice_released", "advice to sign"
+        ADVICE_UNSIGNED = "advice_unsigned", "advice still unsigned"
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    link = models.CharField(max_length=200, blank=True)
+    advice = models.ForeignKey(
+        Advice, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    reminder = models.ForeignKey(
+        Reminder, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "kind", "advice"],
+                condition=models.Q(advice__isnull=False),
+                name="one_notification_per_advice_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["recipient", "reminder"],
+                condition=models.Q(reminder__isnull=False),
+                name="one_notification_per_reminder",
+            ),
+        ]
+        indexes = [models.Index(fields=["recipient", "read_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.recipient}"
