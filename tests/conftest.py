@@ -38,7 +38,6 @@ def site_b(db) -> Site:
 def make_user(username: str, role: str, *sites: Site, superuser: bool = False):
     from django.contrib.auth import get_user_model
 
-    roles.ensure_roles()
     user = get_user_model().objects.create_user(
         username=username,
         password=DEMO_PASSWORD,
