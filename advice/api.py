@@ -106,15 +106,15 @@ class AdviceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(request=AdviceReleaseSerializer, responses=AdviceSerializer)
     @action(detail=True, methods=["post"])
-    def release(self, request, pk=None):
+    def release(self, request, pk=None, format=None):
         return self._step(request, AdviceReleaseSerializer, advice_services.advice_release)
 
     @extend_schema(request=AdviceAcceptSerializer, responses=AdviceSerializer)
     @action(detail=True, methods=["post"])
-    def accept(self, request, pk=None):
+    def accept(self, request, pk=None, format=None):
         return self._step(request, AdviceAcceptSerializer, advice_services.advice_accept)
 
     @extend_schema(request=AdviceRejectSerializer, responses=AdviceSerializer)
     @action(detail=True, methods=["post"])
-    def reject(self, request, pk=None):
+    def reject(self, request, pk=None, format=None):
         return self._step(request, AdviceRejectSerializer, advice_services.advice_reject)

@@ -18,7 +18,7 @@ class AdviceReportViewSet(AdviceViewSet):
         parameters=[OpenApiParameter("copy", str, enum=["clinical", "pseudonymised"])],
         responses={(200, "application/pdf"): OpenApiTypes.BINARY},
     )
-    def report(self, request, pk=None):
+    def report(self, request, pk=None, format=None):
         """The advice report as PDF: signed once decided; pseudonymised for data managers."""
         advice = self.get_object()
         pseudonymised = request.query_params.get("copy") == "pseudonymised" or not (

@@ -63,7 +63,7 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])
-    def download(self, request, pk=None):
+    def download(self, request, pk=None, format=None):
         export = self.get_object()
         if export.state != Export.State.DONE:
             raise StateConflict(f"The export is {export.state}, not ready yet.")

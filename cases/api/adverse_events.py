@@ -64,7 +64,7 @@ class AdverseEventViewSet(ScopedViewSet):
 
     @extend_schema(request=AdverseEventResolveSerializer, responses=AdverseEventSerializer)
     @action(detail=True, methods=["post"])
-    def resolve(self, request, pk=None):
+    def resolve(self, request, pk=None, format=None):
         """Record the date the event resolved (nothing else of an AE changes afterwards)."""
         event = self.get_object()
         serializer = AdverseEventResolveSerializer(data=request.data)

@@ -1,4 +1,8 @@
-"""What every API resource shares: site-scoped reads, writes through one service, id filters."""
+"""What every API resource shares: site-scoped reads, writes through one service, id filters.
+
+The router serves every action with a format suffix as well (`/samples/7/result.json`), so
+each action takes the `format` argument it is called with.
+"""
 
 from __future__ import annotations
 

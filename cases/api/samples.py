@@ -85,7 +85,7 @@ class SampleViewSet(ScopedViewSet):
 
     @extend_schema(request=SampleResultSerializer, responses=SampleSerializer)
     @action(detail=True, methods=["post"])
-    def result(self, request, pk=None):
+    def result(self, request, pk=None, format=None):
         """Enter the lab result of a drawn sample (it is then computed and advised on)."""
         sample = self.get_object()
         data = SampleResultSerializer(data=request.data)
@@ -95,7 +95,7 @@ class SampleViewSet(ScopedViewSet):
 
     @extend_schema(request=SampleCancelSerializer, responses=SampleSerializer)
     @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
+    def cancel(self, request, pk=None, format=None):
         """Cancel a sample with a reason (clinical records are never deleted)."""
         sample = self.get_object()
         data = SampleCancelSerializer(data=request.data)

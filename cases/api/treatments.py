@@ -185,7 +185,7 @@ class TreatmentViewSet(ScopedViewSet):
 
     @extend_schema(parameters=[ScheduleQuerySerializer], responses=ScheduleSerializer)
     @action(detail=True, methods=["get"])
-    def schedule(self, request, pk=None):
+    def schedule(self, request, pk=None, format=None):
         """Sampling due dates of SPEC §6, each with the sample that fulfils it."""
         treatment = self.get_object()
         query = ScheduleQuerySerializer(data=request.query_params)
