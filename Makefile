@@ -10,7 +10,7 @@ DEMO_PASSWORD ?= etdm-demo
 RUNTIME_DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 TEST_DEBIAN_PACKAGES := $(RUNTIME_DEBIAN_PACKAGES) chromium
 
-.PHONY: run test lint clean
+.PHONY: run test static lint mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -48,14 +48,24 @@ run: $(VENV)/.runtime
 	@echo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
-test: $(VENV)/.dev
+test: static
 	$(call install_missing,$(TEST_DEBIAN_PACKAGES))
-	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 
-lint: $(VENV)/.dev
+# The gates before the suite: lint and format, strict types of the pure clinical code, the
+# import contracts between the apps (pyproject.toml), and migrations matching the models.
+static: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# Mutation testing of the pure engine against its own tests (slow: not part of `make test`);
+# the scores are in docs/testing.md.
+mutation: $(VENV)/.dev
+	$(BIN)/mutmut run
+	$(BIN)/mutmut results
 
 clean:
-	rm -rf var .pytest_cache .hypothesis
+	rm -rf var .pytest_cache .hypothesis mutants
