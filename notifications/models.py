@@ -6,7 +6,8 @@ from cases.models import SiteScopedModel, Treatment
 
 
 class Reminder(SiteScopedModel):
-    """A reminder sent about a sample due date (SPEC §6): at most one per date and kind."""
+    """A reminder sent about a sample due date (docs/sampling-schedule.md §9): at most one per
+    date and kind."""
 
     class Kind(models.TextChoices):
         UPCOMING = "upcoming"

@@ -1,11 +1,9 @@
 """Notifications sent and read as advice changes and is opened (`advice.signals`)."""
 
 from django.dispatch import receiver
-from django.utils import timezone
 
 from advice import signals
 from notifications import services
-from notifications.models import Notification
 
 
 @receiver(signals.advice_released)
@@ -16,6 +14,4 @@ def notify_physicians(sender, advice, **kwargs) -> None:
 @receiver(signals.advice_opened)
 def mark_read(sender, advice, reader, **kwargs) -> None:
     """Having opened the advice, the reader has seen what its notifications were about."""
-    Notification.objects.filter(recipient=reader, advice=advice, read_at__isnull=True).update(
-        read_at=timezone.now()
-    )
+    services.mark_read(reader, advice=advice)

@@ -1,4 +1,6 @@
-"""Notifications: sampling reminders to nurses and advice to sign for physicians (SPEC §6, §7).
+"""Notifications: sampling reminders to nurses and advice to sign for physicians.
+
+The reminders follow docs/sampling-schedule.md §9, the advice notifications docs/workflow.md §2–§3.
 
 A notification is a row first (unique per recipient and cause) and an e-mail second: the row is
 written in the transaction that causes it, and `email_pending` sends each one exactly once by
@@ -40,7 +42,8 @@ def _site_staff(site_id: int, role: str):
 
 
 def _physicians_for(advice: Advice) -> list:
-    """The treating physician, or every physician of the site when none is set (SPEC §12)."""
+    """The treating physician, or every physician of the site when none is set
+    (docs/workflow.md §2)."""
     patient = advice.treatment.patient
     physician = patient.treating_physician
     if physician is not None and physician.is_active:
@@ -112,7 +115,8 @@ def advice_unsigned(*, now: datetime.datetime) -> int:
 
 
 def sample_reminders(*, today: datetime.date) -> int:
-    """Write the sampling reminders due today (SPEC §6) and their notifications.
+    """Write the sampling reminders due today (docs/sampling-schedule.md §9) and their
+    notifications.
 
     A handful of set-based queries for all treatments together (no query per patient); the
     unique (treatment, due date, kind) constraint makes a second or concurrent run a no-op.
@@ -230,3 +234,18 @@ def email_pending(*, limit: int = 200) -> int:
             raise
         sent += 1
     return sent
+
+
+def mark_read(
+    recipient, *, notification: Notification | None = None, advice: Advice | None = None
+) -> int:
+    """Mark the recipient's unread notifications read: one, those about one advice, or all.
+
+    A conditional update: marking twice, or from two tabs, keeps the first reading time.
+    """
+    unread = Notification.objects.filter(recipient=recipient, read_at__isnull=True)
+    if notification is not None:
+        unread = unread.filter(pk=notification.pk)
+    if advice is not None:
+        unread = unread.filter(advice=advice)
+    return unread.update(read_at=timezone.now())

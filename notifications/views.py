@@ -9,10 +9,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from notifications import services
 from notifications.models import Notification
 
 PER_PAGE = 30
@@ -37,9 +37,7 @@ def notification_list(request):
 def notification_open(request, pk: int):
     """Mark one notification read and go where it points (or back to the list)."""
     notification = get_object_or_404(Notification, pk=pk, recipient=request.user)
-    Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
-        read_at=timezone.now()
-    )
+    services.mark_read(request.user, notification=notification)
     if request.POST.get("go") and url_has_allowed_host_and_scheme(
         notification.link, allowed_hosts={request.get_host()}
     ):
@@ -50,8 +48,6 @@ def notification_open(request, pk: int):
 @login_required
 @require_POST
 def notification_read_all(request):
-    marked = Notification.objects.filter(recipient=request.user, read_at__isnull=True).update(
-        read_at=timezone.now()
-    )
+    marked = services.mark_read(request.user)
     messages.success(request, f"{marked} notification{'s' if marked != 1 else ''} marked read.")
     return redirect("notification-list")
