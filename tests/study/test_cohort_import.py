@@ -19,19 +19,11 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.utils import timezone
 
+from advice.models import Advice
 from cases import services
 from cases.errors import StateConflict
-from cases.models import (
-    AdverseEvent,
-    Advice,
-    AuditEvent,
-    DoseRegimen,
-    Patient,
-    Sample,
-    Site,
-    Treatment,
-)
-from cases.study.cohort import (
+from cases.models import AdverseEvent, AuditEvent, DoseRegimen, Patient, Sample, Site, Treatment
+from study.cohort import (
     CohortError,
     CohortInvalid,
     advice_import_decision,
@@ -737,3 +729,227 @@ def test_per_analyte_results_must_add_up_to_the_concentration():
     [error] = validate_cohort(document)
     assert error.path == "patients[3].treatments[0].samples[0].concentration"
     assert "their sum in ng/mL (42.75 ng/mL)" in error.message
+
+
+# Values of the wrong kind: as strict as JSON, every one reported in the format's wording. --------
+
+MALFORMED_VALUES: list[tuple[str, Callable[[dict], object], str, str]] = [
+    (
+        "number as text",
+        lambda d: treatment(d, 0)["doses"][1].update(daily_dose_mg="600"),
+        f"{T0}.doses[1].daily_dose_mg",
+        "must be a number, not '600'",
+    ),
+    (
+        "analyte as text",
+        lambda d: treatment(d, 0)["samples"][0].update(analytes={"sorafenib": "2100"}),
+        f"{T0}.samples[0].analytes.sorafenib",
+        "must be a number, not '2100'",
+    ),
+    (
+        "infinite number",
+        lambda d: treatment(d, 0)["samples"][0].update(concentration=float("inf")),
+        f"{T0}.samples[0].concentration",
+        "must be a finite number, not inf",
+    ),
+    (
+        "true for a whole number",
+        lambda d: treatment(d, 0)["adverse_events"][0].update(grade=True),
+        f"{T0}.adverse_events[0].grade",
+        "must be a whole number from 1 to 5, not True",
+    ),
+    (
+        "float for a whole number",
+        lambda d: treatment(d, 0)["doses"][1].update(administrations_per_day=2.0),
+        f"{T0}.doses[1].administrations_per_day",
+        "must be a whole number from 1 to 4, not 2.0",
+    ),
+    (
+        "decimal for a whole number",
+        lambda d: treatment(d, 0)["doses"][1].update(administrations_per_day=Decimal(2)),
+        f"{T0}.doses[1].administrations_per_day",
+        "must be a whole number from 1 to 4, not Decimal('2')",
+    ),
+    (
+        "1 for true",
+        lambda d: treatment(d, 0)["adverse_events"][0].update(related=1),
+        f"{T0}.adverse_events[0].related",
+        "must be true or false, not 1",
+    ),
+    (
+        "text for a flag",
+        lambda d: treatment(d, 0)["samples"][0].update(below_lloq="false"),
+        f"{T0}.samples[0].below_lloq",
+        "must be true or false, not 'false'",
+    ),
+    (
+        "null for a required text",
+        lambda d: patient(d, 0).update(tumour=None),
+        f"{P0}.tumour",
+        "must be a non-empty string, not None",
+    ),
+    (
+        "number for an optional text",
+        lambda d: patient(d, 0).update(tumour_code=22),
+        f"{P0}.tumour_code",
+        "must be a string or null, not 22",
+    ),
+    (
+        "text too long",
+        lambda d: patient(d, 0).update(tumour="x" * 201),
+        f"{P0}.tumour",
+        "must be at most 200 characters",
+    ),
+    (
+        "null for a required date",
+        lambda d: treatment(d, 0).update(start_date=None),
+        f"{T0}.start_date",
+        "must be a date as YYYY-MM-DD, not None",
+    ),
+    (
+        "a Unix timestamp for a date",
+        lambda d: treatment(d, 0)["adverse_events"][0].update(onset=1553040000),
+        f"{T0}.adverse_events[0].onset",
+        "must be a date as YYYY-MM-DD, not 1553040000",
+    ),
+    (
+        "a day that does not exist",
+        lambda d: treatment(d, 0)["adverse_events"][0].update(onset="2019-02-30"),
+        f"{T0}.adverse_events[0].onset",
+        "'2019-02-30' is not a valid date",
+    ),
+    (
+        "a timestamp as text for a date and time",
+        lambda d: treatment(d, 0)["samples"][0].update(drawn_at="1554102600"),
+        f"{T0}.samples[0].drawn_at",
+        "must be an ISO-8601 date and time (e.g. 2024-03-01T09:10:00+01:00), not '1554102600'",
+    ),
+    (
+        "a list where an object goes",
+        lambda d: treatment(d, 0)["samples"].__setitem__(0, []),
+        f"{T0}.samples[0]",
+        "must be a JSON object",
+    ),
+    (
+        "an object where a list goes",
+        lambda d: treatment(d, 0).update(doses={}),
+        f"{T0}.doses",
+        "must be a list",
+    ),
+    (
+        "null for a required list",
+        lambda d: patient(d, 0).update(treatments=None),
+        f"{P0}.treatments",
+        "must be a list",
+    ),
+    (
+        "a required list left out",
+        lambda d: d.pop("patients"),
+        "patients",
+        "is required",
+    ),
+    (
+        "a list for the analytes",
+        lambda d: treatment(d, 0)["samples"][0].update(analytes=[2100]),
+        f"{T0}.samples[0].analytes",
+        "must be an object of analyte name → concentration in ng/mL",
+    ),
+    (
+        "unknown key in a nested object",
+        lambda d: treatment(d, 0)["samples"][0].update(below_LLOQ=True),
+        f"{T0}.samples[0].below_LLOQ",
+        "unknown field; expected one of drawn_at, last_dose_at, concentration, unit, below_lloq, "
+        "analytes",
+    ),
+    (
+        "unknown key at the top",
+        lambda d: d.update(version=2),
+        "version",
+        "unknown field; expected one of format, exported_at, sites, patients",
+    ),
+    (
+        "site code",
+        lambda d: d["sites"].append({"code": "site3", "name": "Hospital Three"}),
+        "sites[2].code",
+        "Use 1–20 capital letters, digits, '-' or '_' (e.g. AMC or SITE1).",
+    ),
+    (
+        "study number not a string",
+        lambda d: patient(d, 0).update(study_number=1),
+        f"{P0}.study_number",
+        "must be a string, not 1",
+    ),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("mutate", "path", "message"),
+    [case[1:] for case in MALFORMED_VALUES],
+    ids=[case[0] for case in MALFORMED_VALUES],
+)
+def test_each_malformed_value_gives_one_error_in_the_format_s_wording(mutate, path, message):
+    document = valid_document()
+    mutate(document)
+    assert validate_cohort(document) == [CohortError(path, message)]
+
+
+@pytest.mark.django_db
+def test_a_birth_year_after_this_year_names_the_range():
+    document = valid_document()
+    this_year = timezone.localdate().year
+    patient(document, 0).update(birth_year=this_year + 1)
+    assert validate_cohort(document) == [
+        CohortError(
+            f"{P0}.birth_year",
+            f"must be a whole number from 1900 to {this_year}, not {this_year + 1}",
+        )
+    ]
+
+
+@pytest.mark.django_db
+def test_every_malformed_value_of_a_document_is_reported_in_document_order():
+    document = valid_document()
+    document["format"] = None
+    patient(document, 0).update(sex=None, birth_year="1950")
+    treatment(document, 0)["samples"][0].update(unit=5, below_lloq="no")
+    treatment(document, 1)["adverse_events"][0]["grade"] = 2.5
+    patient(document, 2).update(colour="red")
+
+    assert [error.path for error in validate_cohort(document)] == [
+        "format",
+        f"{P0}.sex",
+        f"{P0}.birth_year",
+        f"{T0}.samples[0].unit",
+        f"{T0}.samples[0].below_lloq",
+        f"{T1}.adverse_events[0].grade",
+        "patients[2].colour",
+    ]
+
+
+@pytest.mark.django_db
+def test_a_malformed_site_does_not_hide_the_database_checks_of_the_others():
+    Site.objects.create(code="SITE2", name="Another Hospital")
+    document = valid_document()
+    document["sites"][0]["colour"] = "red"
+    document["patients"] = []
+    assert validate_cohort(document) == [
+        CohortError("sites[0].colour", "unknown field; expected one of code, name"),
+        CohortError(
+            "sites[1].name", "site SITE2 exists here as 'Another Hospital', not 'Hospital Two'"
+        ),
+    ]
+
+
+@pytest.mark.django_db
+def test_numbers_parsed_as_decimals_are_checked_as_written():
+    """The command reads JSON numbers with fractions as Decimal: the digits are the file's."""
+    text = json.dumps(valid_document()).replace(
+        '"daily_dose_mg": 600,', '"daily_dose_mg": 600.125,', 1
+    )
+    errors = validate_cohort(json.loads(text, parse_float=Decimal))
+    assert errors == [
+        CohortError(f"{T0}.doses[1].daily_dose_mg", "must have at most 2 decimal places")
+    ]
+    trailing_zeros = text.replace('"daily_dose_mg": 600.125,', '"daily_dose_mg": 600.000,')
+    assert validate_cohort(json.loads(trailing_zeros, parse_float=Decimal)) == []

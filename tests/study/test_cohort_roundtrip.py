@@ -11,10 +11,17 @@ import pytest
 from django.apps import apps
 from django.db import transaction
 
-from cases.models import Advice, Patient, Sample
-from cases.study import cohort
-from cases.study.cohort import import_cohort, iter_cohort_json, validate_cohort, write_cohort_json
-from cases.study.pseudonym import Pseudonymiser
+from advice.models import Advice
+from cases.models import Patient, Sample
+from study.cohort import (
+    exporter,
+    import_cohort,
+    iter_cohort_json,
+    records,
+    validate_cohort,
+    write_cohort_json,
+)
+from study.pseudonym import Pseudonymiser
 
 VALID_FILE = Path(__file__).parent / "data" / "cohort_valid.json"
 INTERNAL = Pseudonymiser()
@@ -166,7 +173,7 @@ def test_the_export_streams_in_batches_with_a_fixed_number_of_queries(
     monkeypatch, django_assert_num_queries
 ):
     import_cohort(valid_document())
-    monkeypatch.setattr(cohort, "BATCH_SIZE", 2)
+    monkeypatch.setattr(records, "BATCH_SIZE", 2)
     progress: list[tuple[int, int]] = []
 
     # Sites and the patient list, then 6 per batch (patients with sites, treatments with drugs,
@@ -215,7 +222,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path, monk
         yield "{"
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(cohort, "iter_cohort_json", broken)
+    monkeypatch.setattr(exporter, "iter_cohort_json", broken)
     with pytest.raises(RuntimeError):
         write_cohort_json(target, pseudonymiser=INTERNAL)
 
