@@ -17,7 +17,8 @@ from cases.api.permissions import RolePermissions, ViewPermission
 
 
 class AdviceSerializer(serializers.ModelSerializer):
-    """An advice with the keys of the `advise` output (SPEC §9, §12) and its workflow."""
+    """An advice with the keys of the `advise` output (docs/clinical-rules.md §11) and its
+    workflow (docs/workflow.md)."""
 
     hours_after_dose = NumberField(source="sample.hours_after_dose", default=None)
     method = serializers.CharField(source="sample.method", default=None, read_only=True)

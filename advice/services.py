@@ -110,7 +110,8 @@ def advice_create_for_sample(*, sample_id: int) -> Advice | None:
 
 
 def advice_create_for_adverse_event(*, event_id: int) -> Advice | None:
-    """Compute and store the toxicity advice on a logged AE (SPEC §5); idempotent."""
+    """Compute and store the toxicity advice on a logged AE (docs/clinical-rules.md §6);
+    idempotent."""
     with transaction.atomic():
         event = (
             AdverseEvent.objects.select_for_update()
@@ -290,7 +291,7 @@ def advice_release(
         advice.proposed_administrations_per_day = split.administrations_per_day
         advice.proposed_split_mg = [json_number(part) for part in split.parts_mg]
         if advice.ctrough_ng_ml is not None and advice.current_daily_dose_mg:
-            # SPEC §5: predicted Ctrough scales linearly with the daily dose.
+            # docs/clinical-rules.md §5: predicted Ctrough scales linearly with the daily dose.
             advice.predicted_ctrough_ng_ml = (
                 advice.ctrough_ng_ml * dose / advice.current_daily_dose_mg
             ).quantize(Decimal("0.01"))
@@ -329,7 +330,7 @@ def advice_accept(
     checks_confirmed: list[str] | tuple[str, ...] = (),
     today: datetime.date | None = None,
 ) -> Advice:
-    """The physician accepts released advice with an electronic signature (SPEC §7.3).
+    """The physician accepts released advice with an electronic signature (docs/workflow.md §3).
 
     A dose change takes effect on `effective_date` (default tomorrow) as a new DoseRegimen with
     reason `tdm_advice` linked to this advice; its post-change sample follows from the schedule.

@@ -1,6 +1,6 @@
 """Advice pages: the review queue, the sign-off inbox, one advice with its PDF and decisions.
 
-The forms only parse; `cases.workflow` validates and decides. Errors appear next to the field.
+The forms only parse; `advice.services` validates and decides. Errors appear next to the field.
 """
 
 from __future__ import annotations

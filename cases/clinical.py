@@ -39,7 +39,8 @@ def split_daily_dose(drug: Drug, daily_dose_mg: Decimal, administrations_per_day
 
 
 def compute_sample(sample: Sample) -> None:
-    """Fill the sample's computed fields from SPEC §3–§4 (unit, hours after dose, Ctrough)."""
+    """Fill the sample's computed fields (unit, hours after dose, Ctrough) by
+    docs/clinical-rules.md §1–§2."""
     treatment = sample.treatment
     facts = treatment.drug.facts()
     if sample.concentration is None:
@@ -88,8 +89,9 @@ SCHEDULE_HORIZON_DAYS = 365
 
 
 def due_dates(treatment: Treatment, *, until: datetime.date) -> tuple[schedule.DueDate, ...]:
-    """The treatment's sampling due dates (SPEC §6) up to `until`, from its dose history (uses
-    prefetched regimens, so a page or task over many treatments asks nothing per treatment)."""
+    """The treatment's sampling due dates (docs/sampling-schedule.md) up to `until`, from its
+    dose history (uses prefetched regimens, so a page or task over many treatments asks nothing
+    per treatment)."""
     return schedule.compute_due_dates(
         schedule.request_from_doses(
             [(step.effective_from, step.daily_dose_mg) for step in treatment.dose_history()],
@@ -102,8 +104,8 @@ def due_dates(treatment: Treatment, *, until: datetime.date) -> tuple[schedule.D
 def treatment_schedule(
     treatment: Treatment, *, until: datetime.date | None = None
 ) -> list[dict[str, object]]:
-    """The treatment's due dates (SPEC §6) up to `until` (default a year ahead), each with the
-    id of the sample that fulfils it, if any."""
+    """The treatment's due dates (docs/sampling-schedule.md) up to `until` (default a year
+    ahead), each with the id of the sample that fulfils it, if any."""
     until = until or timezone.localdate() + datetime.timedelta(days=SCHEDULE_HORIZON_DAYS)
     due = due_dates(treatment, until=until)
     drawn = treatment.samples.filter(
@@ -127,8 +129,9 @@ def _decimal_text(value: Decimal | None) -> str | None:
 
 
 def sample_advice_inputs(sample: Sample) -> dict[str, object]:
-    """Everything the engine uses for a sample's advice, frozen as the `advise` case (SPEC §9)
-    plus the catalogue row it was judged against, so the advice can be reproduced later."""
+    """Everything the engine uses for a sample's advice, frozen as the `advise` case
+    (docs/clinical-rules.md §11) plus the catalogue row it was judged against, so the advice can
+    be reproduced later."""
     treatment = sample.treatment
     drug = treatment.drug
     draw_day = timezone.localdate(sample.drawn_at)
@@ -182,8 +185,8 @@ def advise_on_inputs(inputs: dict[str, object]) -> AdviceResult:
 
 
 def adverse_event_advice_inputs(event: AdverseEvent) -> dict[str, object] | None:
-    """The frozen inputs of the toxicity advice on an AE (SPEC §5), or None when the patient
-    takes no drug on the onset date (interrupted): there is no dose to modify."""
+    """The frozen inputs of the toxicity advice on an AE (docs/clinical-rules.md §6), or None
+    when the patient takes no drug on the onset date (interrupted): there is no dose to modify."""
     treatment = event.treatment
     regimen = treatment.regimen_on(event.onset)
     if regimen is None or regimen.daily_dose_mg <= 0:

@@ -41,8 +41,8 @@ ADMINISTRATION_CHOICES = [
     (4, "4 × a day (QID)"),
 ]
 
-# SPEC §2: for sunitinib the target applies to the sum of the parent and its active metabolite,
-# which the lab reports separately.
+# docs/clinical-rules.md §1 ("Summed analytes"): for sunitinib the target applies to the sum of
+# the parent and its active metabolite, which the lab reports separately.
 SUMMED_ANALYTES: dict[str, tuple[str, str]] = {"sunitinib": ("sunitinib", "SU12662")}
 
 

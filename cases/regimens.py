@@ -45,7 +45,8 @@ def status_on(
 def phase_on(
     day: datetime.date, history: Sequence[DoseStep], standard_daily_dose_mg: Decimal
 ) -> str:
-    """SPEC §8: `step_up` until a dose ≥ the standard daily dose took effect on or before `day`."""
+    """`step_up` until a dose ≥ the standard daily dose took effect on or before `day`
+    (docs/study-outcomes.md §5)."""
     reached = any(
         step.effective_from <= day and step.daily_dose_mg >= standard_daily_dose_mg
         for step in history

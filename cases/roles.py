@@ -1,4 +1,4 @@
-"""Roles and what each may do, declared once (SPEC §1).
+"""Roles and what each may do, declared once (docs/access.md).
 
 A role is a Django group of the same name; `ensure_roles()` keeps the groups' permissions equal
 to this table. Which *records* a user sees is decided by site membership (`cases.access`).
@@ -16,7 +16,7 @@ ROLES = (NURSE, PHARMACIST, PHYSICIAN, DATAMANAGER, ADMIN)
 
 # Clinical users see identifying data (name, record number) of their own sites' patients.
 CLINICAL_ROLES = frozenset({NURSE, PHARMACIST, PHYSICIAN})
-# Study data managers and admins see every site, pseudonymised (SPEC §1).
+# Study data managers and admins see every site, pseudonymised (docs/access.md).
 ALL_SITES_ROLES = frozenset({DATAMANAGER, ADMIN})
 
 _CLINICAL_VIEW = [

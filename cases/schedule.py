@@ -1,4 +1,4 @@
-"""The sampling schedule of SPEC §6 (seeds/000 §2.2) as pure functions of plain dates.
+"""The sampling schedule of docs/sampling-schedule.md as pure functions of plain dates.
 
 A treatment's due dates follow from its start, its dose changes, its interruptions, its stop date
 and the last day asked about (`until`). The `schedule` command reads them from JSON with
@@ -34,14 +34,18 @@ from advice.engine.errors import InputError
 DueKind = Literal["regular", "post_change"]
 ReminderKind = Literal["upcoming", "overdue"]
 
-# seeds/000 §2.2: samples at weeks 4, 8 and 12 after the start, then every 12 weeks.
+# Guchelaar et al., Biomed Pharmacother 2022, §2.2: samples at weeks 4, 8 and 12 after the start,
+# then every 12 weeks.
 FIRST_REGULAR_OFFSETS = (dt.timedelta(weeks=4), dt.timedelta(weeks=8), dt.timedelta(weeks=12))
 REGULAR_INTERVAL = dt.timedelta(weeks=12)
-# seeds/000 §2.2: "after each dose adjustment, a new plasma sample ... after four weeks".
+# Guchelaar et al., Biomed Pharmacother 2022, §2.2: "after each dose adjustment, a new plasma sample
+# ... after four weeks".
 POST_CHANGE_DELAY = dt.timedelta(weeks=4)
-# SPEC §6: the distance (inclusive) at which a post_change date replaces another due date.
+# docs/sampling-schedule.md §3–§4: the distance (inclusive) at which a post_change date replaces
+# another due date.
 REPLACEMENT_WINDOW_DAYS = 14
-# SPEC §6: a sample drawn this many days (inclusive) before or after a due date fulfils it.
+# docs/sampling-schedule.md §8: a sample drawn this many days (inclusive) before or after a due
+# date fulfils it.
 FULFILMENT_WINDOW_DAYS = 7
 UPCOMING_LEAD_DAYS = 7
 OVERDUE_AFTER_DAYS = 3
@@ -224,11 +228,11 @@ def request_from_doses(
     """The schedule inputs of a dose history: (effective from, daily dose in mg), oldest first.
 
     The first regimen is the start. Every later regimen with a daily dose above 0 is a dose change
-    (SPEC §6: "any DoseRegimen after the first with a daily dose above 0"; a new split of the same
-    daily dose changes the concentration profile too), except that after a 0 mg regimen it is
-    the resume that ends the interruption. Consecutive 0 mg regimens are one interruption.
-    Regimens on or after the stop date are left out: nothing is due from the stop date on, so
-    they cannot make anything due.
+    (docs/sampling-schedule.md §2: every regimen after the first with a daily dose above 0 mg; a
+    new split of the same daily dose changes the concentration profile too), except that after a
+    0 mg regimen it is the resume that ends the interruption. Consecutive 0 mg regimens are one
+    interruption. Regimens on or after the stop date are left out: nothing is due from the stop
+    date on, so they cannot make anything due.
     Errors name the cohort file's paths (`doses[2].from`, `doses[2].daily_dose_mg`).
     """
     if not doses:
@@ -328,7 +332,8 @@ def reminders_to_send(
 
 
 def parse_schedule_request(data: object) -> ScheduleRequest:
-    """The `schedule` command's input (SPEC §9), every key required, no other key allowed.
+    """The `schedule` command's input (docs/sampling-schedule.md §11), every key required, no
+    other key allowed.
 
     An unknown key is refused rather than ignored: a misspelt `interruptions` would otherwise
     silently schedule samples in the middle of an interruption. The root itself is path `$`.
@@ -383,7 +388,7 @@ def _parse_date(value: object, field: str) -> dt.date:
 
 
 def schedule_to_json(due_dates: Iterable[DueDate]) -> dict[str, list[dict[str, str]]]:
-    """The `schedule` command's output (SPEC §9), in date order."""
+    """The `schedule` command's output (docs/sampling-schedule.md §11), in date order."""
     return {
         "due": [
             {"date": due.date.isoformat(), "kind": due.kind}

@@ -19,8 +19,9 @@ from cases.models import DoseRegimen, Sample, Treatment
 def schedule_rows(
     treatment: Treatment, samples: list[Sample], *, today: datetime.date
 ) -> list[dict[str, object]]:
-    """The treatment's due dates (SPEC §6), each with what it means today for the nurse:
-    `fulfilled`, `due`, `overdue` (the one to act on now) or `missed` (overtaken by a later one)."""
+    """The treatment's due dates (docs/sampling-schedule.md), each with what it means today for
+    the nurse: `fulfilled`, `due`, `overdue` (the one to act on now) or `missed` (overtaken by a
+    later one)."""
     window = datetime.timedelta(days=schedule.FULFILMENT_WINDOW_DAYS)
     due = clinical.treatment_schedule(treatment)
     overdue = still_overdue(
@@ -82,7 +83,8 @@ class DueRow:
 
     @property
     def counts_until(self) -> datetime.date:
-        """The last day a sample still fulfils this due date (SPEC §6: ±7 days)."""
+        """The last day a sample still fulfils this due date (docs/sampling-schedule.md §8:
+        ±7 days)."""
         return self.due_date + datetime.timedelta(days=schedule.FULFILMENT_WINDOW_DAYS)
 
 
@@ -132,7 +134,7 @@ def still_overdue(
     due: Sequence[schedule.DueDate], sample_days: Iterable[datetime.date], *, today: datetime.date
 ) -> schedule.DueDate | None:
     """The due date a nurse still has to act on, if any: the most recent one before today, with
-    no sample drawn since its window opened (SPEC §6: ±7 days).
+    no sample drawn since its window opened (docs/sampling-schedule.md §8: ±7 days).
 
     An older missed date was overtaken by a later one. A sample drawn after the window closed
     does not fulfil the date, but it measured the dose all the same, so it clears the date.

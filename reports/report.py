@@ -111,7 +111,7 @@ class ReportData:
 
 
 ACTION_LABELS: dict[str, str] = {
-    # Sample advice, SPEC §5 table.
+    # Sample advice, docs/clinical-rules.md §3.
     "resample": "Take a new sample",
     "no_target": "No dose advice (drug monitored by AUC)",
     "reduce": "Reduce dose",
@@ -121,7 +121,7 @@ ACTION_LABELS: dict[str, str] = {
     "max_dose_reached": "Maximum dose reached; keep the dose",
     "continue_step_up": "Continue the step-up: increase dose",
     "increase": "Increase dose",
-    # Adverse-event advice, seeds/002 table 5.
+    # Adverse-event advice, docs/clinical-rules.md §6 (Bolondi et al., Future Oncol 2015, table 5).
     "reassess": "Continue; re-assess in 7 days",
     "interrupt_then_reduce": "Interrupt until grade ≤ 1, resume one level lower",
     "discontinue": "Discontinue treatment",

@@ -1,4 +1,5 @@
-"""Rendering and storing advice reports (SPEC §7): records in, PDF files with their SHA-256 out.
+"""Rendering and storing advice reports (docs/workflow.md): records in, PDF files with their
+SHA-256 out.
 
 The open (unsigned) report is re-rendered whenever the advice changes state; the signed report
 is rendered once after the decision and never again. Files are written under a temporary name

@@ -45,7 +45,8 @@ class ExportCreateSerializer(serializers.Serializer):
 
 
 class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Pseudonymised study exports (SPEC §9): start one, follow its progress, download it."""
+    """Pseudonymised study exports (docs/data-dictionary.md): start one, follow its progress,
+    download it."""
 
     serializer_class = ExportSerializer
     permission_classes = [IsAuthenticated, ExportPermission]

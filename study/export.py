@@ -1,13 +1,13 @@
-"""Writing a pseudonymised study export (SPEC §9 `export_study`) in one of four formats.
+"""Writing a pseudonymised study export (docs/data-dictionary.md) in one of four formats.
 
-- `csv`: one zip holding one CSV file per table of `cases.study.tables` and `dictionary.csv`
+- `csv`: one zip holding one CSV file per table of `study.tables` and `dictionary.csv`
   (table, column, type, unit, description). UTF-8 without byte-order mark, comma-separated,
   a header row, empty cell = no value; booleans `true`/`false`, dates `YYYY-MM-DD`, times
   ISO 8601 with their UTC offset, decimals with a point and no exponent.
 - `xlsx`: one sheet per table plus a `dictionary` sheet, written with openpyxl's write-only
   mode. Numbers are numeric cells, dates and times date cells (Excel has no time zones: the
   local wall-clock time as recorded), booleans boolean cells.
-- `json`: the cohort format of SPEC §11 (`cases.study.cohort`).
+- `json`: the cohort format of docs/cohort-format.md (`study.cohort`).
 - `fhir`: FHIR R4 as newline-delimited JSON, one Bundle per patient per line (`.ndjson`,
   the bulk-data convention): a reader takes one patient at a time, as the writer does.
 

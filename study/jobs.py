@@ -1,7 +1,7 @@
-"""Study-data exports as background work with progress (SPEC §9 `export_study`, §11).
+"""Study-data exports as background work with progress (docs/data-dictionary.md).
 
 A data manager asks for an export (`export_request`); a Celery task runs it (`export_run`),
-writing the file through `cases.study.export.write_export` and reporting progress on the row,
+writing the file through `study.export.write_export` and reporting progress on the row,
 which the export page and `GET /api/v1/exports/{id}/` show.
 """
 
@@ -50,7 +50,7 @@ def release_key_path() -> Path | None:
 
 @transaction.atomic
 def export_request(*, actor: AbstractBaseUser, format: str, for_release: bool = False) -> Export:
-    """Queue a pseudonymised export in one of the formats of SPEC §9."""
+    """Queue a pseudonymised export in one of the formats of docs/data-dictionary.md."""
     if not actor.has_perm("study.export_study"):
         raise PermissionDenied("Your role may not export study data.")
     if format not in Export.Format.values:

@@ -1,9 +1,10 @@
-"""The study outcomes of SPEC §8, as plain values: one treatment's records in, figures out.
+"""The study outcomes of docs/study-outcomes.md, as plain values: one treatment's records in,
+figures out.
 
-Pure Python (no ORM, no settings, no clock): `cases/study/summary.py` reads the records and
-hands them over as the frozen dataclasses below; every definition lives here, in the docstring
-of the function that computes it, with its SPEC or seed source. The phase of a sample (SPEC §8)
-is `cases.regimens.phase_on`, shared with the advice engine.
+Pure Python (no ORM, no settings, no clock): `study/summary.py` reads the records and hands them
+over as the frozen dataclasses below; every definition lives here, in the docstring of the function
+that computes it, with its section of docs/study-outcomes.md or its clinical source. The phase of a
+sample (docs/study-outcomes.md §5) is `cases.regimens.phase_on`, shared with the advice engine.
 
 Numbers stay Decimal until `summarise` turns them into JSON numbers, so no figure carries a
 binary floating-point error from an intermediate step.
@@ -24,12 +25,13 @@ from advice.engine.toxicity import worst_active_event
 TDM_ADVICE = "tdm_advice"
 TOXICITY = "toxicity"
 
-# SPEC §8: a toxicity-driven reduction within 28 days after a TDM intervention makes it fail.
+# docs/study-outcomes.md §5: a toxicity-driven reduction within 28 days after a TDM intervention
+# makes it fail.
 TOXICITY_WINDOW_DAYS = 28
 
-# Rounding of the JSON figures: concentrations to 0.01 ng/mL (the precision the Ctrough
-# estimate is stored with), samples per patient to 0.01 (quartiles of counts end in .25, .5 or
-# .75), relative dose intensity to 0.001 (0.1 percentage point), shares to 0.1 % (SPEC §9).
+# Rounding of the JSON figures: concentrations to 0.01 ng/mL (the precision the Ctrough estimate is
+# stored with), samples per patient to 0.01 (quartiles of counts end in .25, .5 or .75), relative
+# dose intensity to 0.001 (0.1 percentage point), shares to 0.1 % (docs/study-outcomes.md §8).
 CONCENTRATION_PLACES = 2
 COUNT_PLACES = 2
 DOSE_INTENSITY_PLACES = 3
@@ -40,7 +42,7 @@ PERCENT_PLACES = 1
 class DoseChange:
     """One regimen of a treatment's dose history: this daily dose from this date, and why.
 
-    The start regimen is one too; 0 mg is an interruption (SPEC §2).
+    The start regimen is one too; 0 mg is an interruption (docs/data-dictionary.md, `doses`).
     """
 
     effective_from: datetime.date
@@ -50,7 +52,8 @@ class DoseChange:
 
 @dataclass(frozen=True)
 class SampleResult:
-    """A resulted sample: the local date it was drawn and what SPEC §4 made of it.
+    """A resulted sample: the local date it was drawn and what the Ctrough rules
+    (docs/clinical-rules.md §2) made of it.
 
     `ctrough_ng_ml` is the estimated Ctrough, present only when the sample is evaluable.
     """
@@ -62,8 +65,8 @@ class SampleResult:
 
 @dataclass(frozen=True)
 class NoEscalationAdvice:
-    """A sample's `no_escalation_toxicity` advice (SPEC §5 row 7): the draw date and the
-    adverse events of the treatment as the advice engine saw them."""
+    """A sample's `no_escalation_toxicity` advice (docs/clinical-rules.md §3, row 7): the draw
+    date and the adverse events of the treatment as the advice engine saw them."""
 
     drawn_on: datetime.date
     adverse_events: tuple[AdverseEventInput, ...]
@@ -75,7 +78,7 @@ class StudyTreatment:
 
     `target_ng_ml` is the Ctrough (Cmin) target of the treatment's own catalogue row (drug and
     indication); it is None for drugs monitored by AUC, whose samples are counted but never
-    give an evaluable Ctrough (SPEC §8). `samples` are the resulted samples only.
+    give an evaluable Ctrough (docs/study-outcomes.md §3). `samples` are the resulted samples only.
     """
 
     patient_id: int
@@ -100,9 +103,9 @@ class Quartiles:
 
 
 def quantile(values: Sequence[Decimal], probability: Decimal) -> Decimal:
-    """The `probability` quantile by linear interpolation between order statistics: SPEC §8,
-    numpy's default, Hyndman & Fan type 7 (R's default, `statistics.quantiles(method=
-    "inclusive")`).
+    """The `probability` quantile by linear interpolation between order statistics
+    (docs/study-outcomes.md §8): numpy's default, Hyndman & Fan type 7 (R's default,
+    `statistics.quantiles(method="inclusive")`).
 
     With the n values sorted as x[0] … x[n-1], h = (n − 1) · p and the quantile is
     x[⌊h⌋] + (h − ⌊h⌋) · (x[⌊h⌋ + 1] − x[⌊h⌋]). [1, 2, 3, 4] gives 1.75, 2.5 and 3.25.
@@ -150,7 +153,8 @@ def quartile_summary(values: Iterable[Decimal | int], *, places: int) -> dict[st
 
 
 def percentage(part: int, whole: int) -> float | None:
-    """`part` of `whole` in percent with one decimal (SPEC §9), rounded half up; None of 0."""
+    """`part` of `whole` in percent with one decimal (docs/study-outcomes.md §8), rounded half
+    up; None of 0."""
     if whole == 0:
         return None
     return float(rounded(Decimal(100) * part / whole, PERCENT_PLACES))
@@ -162,8 +166,9 @@ def percentage(part: int, whole: int) -> float | None:
 def evaluable_ctrough_values(treatment: StudyTreatment) -> list[tuple[datetime.date, Decimal]]:
     """(draw date, Ctrough) of the treatment's evaluable Ctrough values, in draw order.
 
-    SPEC §8: a sample is evaluable as SPEC §4 says; samples of drugs without a Cmin target
-    (AUC-monitored) are counted as samples but never as evaluable Ctrough values.
+    docs/study-outcomes.md §2–§3: a sample is evaluable as docs/clinical-rules.md §2 says; samples
+    of drugs without a Cmin target (AUC-monitored) are counted as samples but never as evaluable
+    Ctrough values.
     """
     if treatment.target_ng_ml is None:
         return []
@@ -175,8 +180,9 @@ def evaluable_ctrough_values(treatment: StudyTreatment) -> list[tuple[datetime.d
 
 
 def below_target_values(treatment: StudyTreatment) -> list[Decimal]:
-    """The evaluable Ctrough values below the treatment's own target (SPEC §8: "share of
-    evaluable samples below their own treatment's target"); equal to the target is not below."""
+    """The evaluable Ctrough values below the treatment's own target (docs/study-outcomes.md §4: the
+    share of evaluable samples below their own treatment's target); equal to the target is not
+    below."""
     target = treatment.target_ng_ml
     if target is None:
         return []
@@ -187,8 +193,9 @@ def below_target_values(treatment: StudyTreatment) -> list[Decimal]:
 
 
 def tdm_interventions(treatment: StudyTreatment) -> list[DoseChange]:
-    """SPEC §8: a TDM intervention is a dose change with reason `tdm_advice`, whether it came
-    from an accepted advice or was entered with the dose history (an imported cohort)."""
+    """docs/study-outcomes.md §5: a TDM intervention is a dose change with reason `tdm_advice`,
+    whether it came from an accepted advice or was entered with the dose history (an imported
+    cohort)."""
     return sorted(
         (dose for dose in treatment.doses if dose.reason == TDM_ADVICE),
         key=lambda dose: dose.effective_from,
@@ -204,8 +211,8 @@ def is_dose_reduction(treatment: StudyTreatment, change: DoseChange) -> bool:
     """Whether `change` lowers the dose: below the last daily dose above 0 mg before it.
 
     An interruption in between does not count as the dose it lowers from, so resuming one level
-    lower after a toxicity interruption is a reduction (seeds/002: interrupt until grade ≤ 1,
-    resume one level lower).
+    lower after a toxicity interruption is a reduction (Bolondi et al., Future Oncol 2015, table 5:
+    interrupt until grade ≤ 1, resume one level lower).
     """
     earlier = sorted(
         (
@@ -222,7 +229,7 @@ def toxicity_reduction_after(
     treatment: StudyTreatment, intervention: DoseChange
 ) -> DoseChange | None:
     """The first dose change with reason `toxicity` to a lower dose that took effect 1 to 28
-    days after the intervention (day 28 included, SPEC §8 "within 28 days after it")."""
+    days after the intervention (day 28 included, docs/study-outcomes.md §5)."""
     for dose in sorted(treatment.doses, key=lambda dose: dose.effective_from):
         days_after = (dose.effective_from - intervention.effective_from).days
         if (
@@ -237,9 +244,9 @@ def toxicity_reduction_after(
 def intervention_ctrough_values(
     treatment: StudyTreatment, intervention: DoseChange
 ) -> list[Decimal]:
-    """The evaluable Ctrough values that judge an intervention (SPEC §8): drawn after the day
-    it took effect and before the day the next dose change (of any reason, an interruption
-    too) took effect; without a next change, every later sample."""
+    """The evaluable Ctrough values that judge an intervention (docs/study-outcomes.md §5): drawn
+    after the day it took effect and before the day the next dose change (of any reason, an
+    interruption too) took effect; without a next change, every later sample."""
     following = _next_change(treatment, intervention.effective_from)
     return [
         value
@@ -250,10 +257,11 @@ def intervention_ctrough_values(
 
 
 def is_successful(treatment: StudyTreatment, intervention: DoseChange) -> bool:
-    """SPEC §8 (seeds/000 §2.2): successful when the median Ctrough of its evaluable samples
-    (`intervention_ctrough_values`) is ≥ the target and no dose change with reason `toxicity`
-    to a lower dose took effect within 28 days after it. No evaluable sample in that period,
-    or a drug without a Cmin target, is not successful."""
+    """docs/study-outcomes.md §5 (Guchelaar et al., Biomed Pharmacother 2022, §2.2): successful
+    when the median Ctrough of its evaluable samples (`intervention_ctrough_values`) is ≥ the
+    target and no dose change with reason `toxicity` to a lower dose took effect within 28 days
+    after it. No evaluable sample in that period, or a drug without a Cmin target, is not
+    successful."""
     target = treatment.target_ng_ml
     summary = quartiles(intervention_ctrough_values(treatment, intervention))
     if target is None or summary is None or summary.median < target:
@@ -265,16 +273,17 @@ def is_successful(treatment: StudyTreatment, intervention: DoseChange) -> bool:
 
 
 def no_escalation_term(advice: NoEscalationAdvice) -> str | None:
-    """SPEC §9: the term of the worst-grade active treatment-related AE at the sample (ties by
-    term name), as `advice.engine.toxicity.worst_active_event` chose it for the advice itself."""
+    """docs/study-outcomes.md §6: the term of the worst-grade active treatment-related AE at the
+    sample (ties by term name), as `advice.engine.toxicity.worst_active_event` chose it for the
+    advice itself."""
     worst = worst_active_event(advice.adverse_events, advice.drawn_on)
     return None if worst is None else worst.term
 
 
 def no_escalation_reasons(treatments: Iterable[StudyTreatment]) -> dict[str, int]:
     """Term → number of patients with a `no_escalation_toxicity` advice for that reason; a
-    patient counts once per term however many advice or treatments gave it (SPEC §9). Most
-    frequent first, then by term."""
+    patient counts once per term however many advice or treatments gave it
+    (docs/study-outcomes.md §6). Most frequent first, then by term."""
     patients_by_term: dict[str, set[int]] = defaultdict(set)
     for treatment in treatments:
         for advice in treatment.no_escalation_advice:
@@ -292,9 +301,9 @@ def treatment_days(
     treatment: StudyTreatment, *, as_of: datetime.date
 ) -> tuple[datetime.date, datetime.date]:
     """The treatment days as a half-open range [first, end): from the start date (day 1) up to
-    and including `as_of`, and never the stop date or later: a treatment is stopped from its
-    stop date on (SPEC §2, `cases.regimens.status_on`), so the stop date is not a treatment
-    day. `end <= first` means no treatment day yet."""
+    and including `as_of`, and never the stop date or later: a treatment is stopped from its stop
+    date on (docs/study-outcomes.md §7, `cases.regimens.status_on`), so the stop date is not a
+    treatment day. `end <= first` means no treatment day yet."""
     end = as_of + datetime.timedelta(days=1)
     if treatment.stop_date is not None:
         end = min(end, treatment.stop_date)
@@ -302,8 +311,8 @@ def treatment_days(
 
 
 def relative_dose_intensity(treatment: StudyTreatment, *, as_of: datetime.date) -> Decimal | None:
-    """Cumulative actual dose ÷ cumulative standard dose over the treatment days (SPEC §8,
-    seeds/004 table 2), unrounded.
+    """Cumulative actual dose ÷ cumulative standard dose over the treatment days
+    (docs/study-outcomes.md §7; Akutsu et al., J Gastroenterol Dig Dis 2017, table 2), unrounded.
 
     The actual dose of a day is the daily dose of the regimen in effect on it, 0 mg on the days
     of an interruption; the standard dose of a day is the catalogue's standard daily dose of the
@@ -327,7 +336,8 @@ def relative_dose_intensity(treatment: StudyTreatment, *, as_of: datetime.date) 
 
 
 def summarise(treatments: Sequence[StudyTreatment], *, as_of: datetime.date) -> dict[str, object]:
-    """The SPEC §9 `study_summary` figures of a group of treatments (one drug, or all).
+    """The `study_summary` figures (docs/study-outcomes.md §1) of a group of treatments (one drug,
+    or all).
 
     Patients are those with at least one treatment in the group; per-patient figures take all
     of a patient's treatments in the group together. `samples_per_patient` includes patients

@@ -1,9 +1,10 @@
-"""The study summary of SPEC §8/§9 read from the database: which records count, and how.
+"""The study summary of docs/study-outcomes.md read from the database: which records count, and
+how.
 
 A fixed number of set-based queries (four, five with a drug filter) whatever the size of the
 cohort: the treatments, their dose histories, their resulted samples and their
 `no_escalation_toxicity` advice are read as plain values and handed to the pure
-`cases.study.outcomes`, where every figure is defined.
+`study.outcomes`, where every figure is defined.
 
 Which records count:
 - a patient counts for a drug with at least one treatment of it (every indication of the
@@ -39,7 +40,7 @@ from study.plot import DrugGroup
 
 OVERALL = "overall"
 # The catalogue metric of drugs with a Ctrough target (`DrugFacts.has_cmin_target`); the others
-# are monitored by AUC (SPEC §4.3).
+# are monitored by AUC (docs/clinical-rules.md §2.3).
 CTROUGH_METRIC = "cmin"
 
 
@@ -48,7 +49,7 @@ class UnknownDrug(ValueError):
 
 
 def study_summary(*, drug: str | None = None, as_of: datetime.date | None = None) -> dict:
-    """The SPEC §9 figures for one catalogue drug (by name, every indication), or for every
+    """The `study_summary` figures for one catalogue drug (by name, every indication), or for every
     treatment when `drug` is None. `as_of` (default today) ends the relative dose intensity of
     treatments that have not stopped. Raises UnknownDrug for a name not in the catalogue."""
     if drug is not None and not Drug.objects.filter(name=drug).exists():

@@ -5,7 +5,8 @@ One definition serves the CSV and XLSX exports and the data dictionary
 described. Rows are read with `.values_list()` and `.iterator()` in id order: memory stays flat
 however large the cohort is.
 
-What is left out, and why (SPEC §2, §9 "no name, record number or full birth date"):
+What is left out, and why (docs/data-dictionary.md, "Pseudonymisation": no name, record number
+or full birth date):
 
 - patients: `name` and `record_number` identify the person; only the birth year exists.
 - treatments: `stop_reason`, free text that may name people, places or events.
@@ -19,7 +20,7 @@ What is left out, and why (SPEC §2, §9 "no name, record number or full birth d
 
 Keys are the study number (pseudonymised when a key is given) and the row ids of this
 installation. With a key, every date and time of a patient moves by that patient's offset
-(see `cases.study.pseudonym`); without one they are the recorded dates.
+(see `study.pseudonym`); without one they are the recorded dates.
 """
 
 from __future__ import annotations
@@ -387,7 +388,7 @@ def _sample_rows(queryset: QuerySet, p: Pseudonymiser) -> Iterator[Row]:
 SAMPLES = Table(
     name="samples",
     description="One row per blood sample for a plasma level, with what the clinical engine "
-    "computed from it (SPEC §4).",
+    "computed from it (docs/clinical-rules.md §2).",
     columns=(
         Column("sample_id", "integer", "Row id of the sample."),
         TREATMENT_ID,
@@ -425,19 +426,22 @@ SAMPLES = Table(
         Column(
             "estimated_ctrough_ng_ml",
             "decimal",
-            "Estimated trough concentration (SPEC §4); empty when not evaluable.",
+            "Estimated trough concentration (docs/clinical-rules.md §2.3); "
+            "empty when not evaluable.",
             "ng/mL",
         ),
         Column("method", "text", "measured or extrapolated; empty when not computed."),
         Column(
             "evaluable",
             "boolean",
-            "The sample gives a usable Ctrough (SPEC §4); empty when not resulted.",
+            "The sample gives a usable Ctrough (docs/clinical-rules.md §2.1); "
+            "empty when not resulted.",
         ),
         Column(
             "not_evaluable_reasons",
             "text",
-            "Codes of SPEC §4.1 separated by ';' (e.g. before_min_time;missed_dose).",
+            "Codes of docs/clinical-rules.md §2.1 separated by ';' "
+            "(e.g. before_min_time;missed_dose).",
         ),
         Column("warnings", "text", "Warning codes separated by ';' (e.g. not_steady_state)."),
     ),
@@ -543,7 +547,7 @@ def _advice_rows(queryset: QuerySet, p: Pseudonymiser) -> Iterator[Row]:
 ADVICE = Table(
     name="advice",
     description="One row per dosing advice computed from a sample or an adverse event, with its "
-    "sign-off state (SPEC §5, §7).",
+    "sign-off state (docs/clinical-rules.md §3 and §6, docs/workflow.md).",
     columns=(
         Column("advice_id", "integer", "Row id of the advice."),
         TREATMENT_ID,
@@ -559,7 +563,8 @@ ADVICE = Table(
         Column(
             "action",
             "text",
-            "Action code of SPEC §5, e.g. increase, continue, reduce, resample, reassess.",
+            "Action code of docs/clinical-rules.md §8, "
+            "e.g. increase, continue, reduce, resample, reassess.",
         ),
         Column("evaluable", "boolean", "The sample was evaluable; empty for toxicity advice."),
         Column("reasons", "text", "Not-evaluable reason codes separated by ';'."),

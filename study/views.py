@@ -1,4 +1,5 @@
-"""Pages for data managers: study exports with progress, and the study dashboard (SPEC §8).
+"""Pages for data managers: study exports with progress, and the study dashboard
+(docs/study-outcomes.md).
 
 Both are study-wide (every site, pseudonymised) and need the `export_study` permission.
 """

@@ -1,4 +1,4 @@
-"""eTDM settings, read from the environment (SPEC §13).
+"""eTDM settings, read from the environment (docs/configuration.md).
 
 With no environment variable set this is the embedded installation of `make run`: debug on,
 SQLite, kombu's filesystem broker and e-mail written to files, all under `var/`. Production sets

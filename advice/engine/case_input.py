@@ -1,9 +1,10 @@
-"""The `advise` case as JSON (SPEC §9): parsing it into engine inputs and the advice back out.
+"""The `advise` case as JSON (docs/clinical-rules.md §11): parsing it into engine inputs and the
+advice back out.
 
 `parse_case` checks every field and raises `InputError` naming the first bad one by its dotted
 JSON path (`sample.unit`, `adverse_events[0].grade`); unknown keys are errors too, so a typo
-such as `below_LLOQ` cannot silently change the advice. `advice_to_json` gives the SPEC §9
-output with JSON numbers only. `advise_json` does both around `advice.rules.advise`.
+such as `below_LLOQ` cannot silently change the advice. `advice_to_json` gives the documented
+output with JSON numbers only. `advise_json` does both around `advice.engine.rules.advise`.
 """
 
 from __future__ import annotations
@@ -221,7 +222,8 @@ def parse_adverse_event(value: object, field: str) -> AdverseEventInput:
 
 
 def parse_case(payload: object, find_drug: DrugFinder) -> AdviceCase:
-    """The SPEC §9 `advise` input as an `AdviceCase`; InputError names the first bad field."""
+    """The `advise` input (docs/clinical-rules.md §11) as an `AdviceCase`; InputError names the
+    first bad field."""
     raw = _object(payload, "", _CASE_KEYS)
     drug = _select_drug(raw, find_drug)
     phase = raw["phase"]
@@ -269,7 +271,7 @@ def json_number(value: Decimal | None) -> int | float | None:
 
 
 def advice_to_json(result: AdviceResult) -> dict[str, object]:
-    """The SPEC §9 output object (plus drug, indication, regimen details and provisional)."""
+    """The `advise` output object of docs/clinical-rules.md §11."""
     return {
         "drug": result.drug,
         "indication": result.indication,
@@ -313,5 +315,6 @@ def toxicity_advice_to_json(advice: ToxicityAdvice) -> dict[str, object]:
 
 
 def advise_json(payload: object, find_drug: DrugFinder) -> dict[str, object]:
-    """Parse an `advise` case, advise on it and return the output object (SPEC §9)."""
+    """Parse an `advise` case, advise on it and return the output object
+    (docs/clinical-rules.md §11)."""
     return advice_to_json(advise(parse_case(payload, find_drug)))

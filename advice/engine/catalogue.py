@@ -70,7 +70,8 @@ class DrugFacts:
 
     @property
     def earliest_extrapolation_h(self) -> Decimal:
-        """SPEC §4.1: `min_hours_after_dose`, or `tmax_h` where the catalogue leaves it empty."""
+        """`min_hours_after_dose`, or `tmax_h` where the catalogue leaves it empty
+        (docs/clinical-rules.md §2.1, `before_min_time`)."""
         return self.min_hours_after_dose if self.min_hours_after_dose is not None else self.tmax_h
 
 

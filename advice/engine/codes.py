@@ -14,7 +14,7 @@ PHASE_STEP_UP = "step_up"
 PHASE_MAINTENANCE = "maintenance"
 PHASES = (PHASE_STEP_UP, PHASE_MAINTENANCE)
 
-# Sample advice actions, in the order of the SPEC §5 table.
+# Sample advice actions, in the order of the advice table (docs/clinical-rules.md §3).
 RESAMPLE = "resample"
 NO_TARGET = "no_target"
 REDUCE = "reduce"
@@ -36,7 +36,8 @@ ACTIONS = (
     INCREASE,
 )
 
-# Toxicity (AE) advice actions, seeds/002 table 5.
+# Toxicity (AE) advice actions, Bolondi et al., Future Oncol 2015, table 5 (docs/clinical-rules.md
+# §6).
 REASSESS = "reassess"
 INTERRUPT_THEN_REDUCE = "interrupt_then_reduce"
 DISCONTINUE = "discontinue"
@@ -59,10 +60,12 @@ WARNING_ORDER: tuple[str, ...] = (
 
 CHECK_ADHERENCE = "adherence"
 CHECK_DRUG_INTERACTIONS = "drug_interactions"
-# seeds/000 §2.2: adherence and drug-drug interactions were checked before every increase.
+# Guchelaar et al., Biomed Pharmacother 2022, §2.2: adherence and drug-drug interactions were
+# checked before every increase.
 ESCALATION_CHECKS = (CHECK_ADHERENCE, CHECK_DRUG_INTERACTIONS)
 
-# SPEC §5 thresholds on the worst active treatment-related AE grade.
+# Thresholds on the worst active treatment-related AE grade (docs/clinical-rules.md §3, rows 4
+# and 7).
 NO_ESCALATION_GRADE = 2
 REDUCE_AT_TARGET_GRADE = 3
 

@@ -1,4 +1,4 @@
-"""Dose levels and the split of a daily dose into administrations (SPEC §5).
+"""Dose levels and the split of a daily dose into administrations (docs/clinical-rules.md §4).
 
 Doses are exact `Decimal` milligrams. A daily dose moves along the catalogue's
 `dose_levels_mg`; a dose between two levels moves to the nearest level in the direction asked.

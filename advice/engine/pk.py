@@ -1,4 +1,5 @@
-"""Estimating Ctrough from one sample (SPEC §4, seeds/000 §2.2).
+"""Estimating Ctrough from one sample (docs/clinical-rules.md §2; Guchelaar et al., Biomed
+Pharmacother 2022, §2.2).
 
 `t` is the time between the last dose and the draw, `tau` = 24 h / administrations per day.
 A sample is evaluable unless one of the reason codes below applies; an evaluable sample gives
@@ -19,7 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from advice.engine.catalogue import DrugFacts
 
-# Reason codes in the order `reasons` lists them (the order of SPEC §4.1).
+# Reason codes in the order `reasons` lists them (the order of docs/clinical-rules.md §2.1).
 LAST_DOSE_MISSING = "last_dose_missing"
 LAST_DOSE_AFTER_DRAW = "last_dose_after_draw"
 BEFORE_MIN_TIME = "before_min_time"
@@ -41,8 +42,8 @@ NOT_STEADY_STATE = "not_steady_state"
 METHOD_MEASURED = "measured"
 METHOD_EXTRAPOLATED = "extrapolated"
 
-# SPEC §4: steady state after 5 half-lives; a dose is missed beyond 1.5 dosing intervals;
-# within 0.5 h of tau the sample counts as a measured trough; drugs that cannot be
+# docs/clinical-rules.md §2: steady state after 5 half-lives; a dose is missed beyond 1.5 dosing
+# intervals; within 0.5 h of tau the sample counts as a measured trough; drugs that cannot be
 # extrapolated accept only samples within 1 h of tau.
 STEADY_STATE_HALF_LIVES = 5
 MISSED_DOSE_INTERVALS = Decimal("1.5")
@@ -68,7 +69,7 @@ class SampleInput:
 
 @dataclass(frozen=True)
 class CtroughEstimate:
-    """The outcome of SPEC §4 for one sample.
+    """The outcome of the Ctrough rules (docs/clinical-rules.md §2) for one sample.
 
     `reasons` lists every applicable code in `REASON_ORDER`; `ctrough_ng_ml` and `method` are
     None unless the sample is evaluable. `steady_state_at` is the moment 5 half-lives after the
@@ -122,7 +123,8 @@ def cycle_day(drug: DrugFacts, treatment_start: date, on: date) -> int | None:
 
 
 def is_off_cycle(drug: DrugFacts, treatment_start: date, on: date) -> bool:
-    """True when `on` falls after day `cycle_on_days` of its cycle (SPEC §4.1 `off_cycle`)."""
+    """True when `on` falls after day `cycle_on_days` of its cycle (docs/clinical-rules.md §2.1,
+    `off_cycle`)."""
     day = cycle_day(drug, treatment_start, on)
     return day is not None and drug.cycle_on_days is not None and day > drug.cycle_on_days
 
@@ -153,7 +155,8 @@ def estimate_ctrough(
     treatment_start: date,
     last_dose_change: date | None,
 ) -> CtroughEstimate:
-    """Apply SPEC §4 to one sample of a patient on `drug` at the given dosing frequency."""
+    """Apply docs/clinical-rules.md §2 to one sample of a patient on `drug` at the given dosing
+    frequency."""
     _require_aware(sample.drawn_at, "drawn_at")
     if not sample.below_lloq and sample.concentration_ng_ml is None:
         raise ValueError("a sample without a concentration must be flagged below_lloq")

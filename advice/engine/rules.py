@@ -1,10 +1,11 @@
-"""The advice rules: one action per sample (SPEC §5 table) and per logged adverse event.
+"""The advice rules: one action per sample (docs/clinical-rules.md §3, the advice table).
 
 `advise(case)` is the engine's single entry point for a sample: it estimates Ctrough
-(`advice.pk`), takes the worst active treatment-related AE grade, walks the SPEC §5 table in
-its order (first matching row wins), proposes a regimen split with `advice.dosing`, and writes
-the text a physician signs. `toxicity_advice(...)` is the AE-driven counterpart (seeds/002
-table 5, applied to every drug). Both are pure: the caller supplies every input.
+(`advice.engine.pk`), takes the worst active treatment-related AE grade, walks the advice table in
+its order (first matching row wins), proposes a regimen split with `advice.engine.dosing`, and
+writes the text a physician signs (`advice.engine.text`). `advice.engine.toxicity` is the AE-driven
+counterpart (Bolondi et al., Future Oncol 2015, table 5, applied to every drug). Both are pure: the
+caller supplies every input.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from advice.engine.toxicity import worst_active_grade
 
 
 def advise(case: AdviceCase) -> AdviceResult:
-    """Advise on one sample by the SPEC §5 table (module docstring)."""
+    """Advise on one sample by the advice table (module docstring)."""
     drug = case.drug
     if case.phase not in PHASES:
         raise ValueError(f"phase must be one of {', '.join(PHASES)}")
@@ -94,7 +95,7 @@ def advise(case: AdviceCase) -> AdviceResult:
     warnings.extend(split.warnings)
     predicted = None
     if ctrough is not None and action not in (RESAMPLE, NO_TARGET):
-        # SPEC §5: linear prediction, exposure proportional to the daily dose.
+        # docs/clinical-rules.md §5: linear prediction, exposure proportional to the daily dose.
         predicted = pk.quantize_cents(ctrough * proposed / current)
     if drug.nonlinear_absorption and proposed != current:
         warnings.append(NONLINEAR_ABSORPTION)

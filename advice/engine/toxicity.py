@@ -28,7 +28,7 @@ from advice.engine.text import ORDINALS, format_number, format_regimen
 
 @dataclass(frozen=True)
 class ToxicityAdvice:
-    """The advice on logging an adverse event (seeds/002 table 5).
+    """The advice on logging an adverse event (Bolondi et al., Future Oncol 2015, table 5).
 
     `resume_*` describe the regimen to resume at after an interruption (None / empty when the
     action resumes at no lower dose); `measure_ctrough` is set after a toxicity-driven reduction.
@@ -81,7 +81,8 @@ def occurrence_number(term: str, onset: date, other_events: Iterable[tuple[str, 
 
 
 def toxicity_action(grade: int, occurrence: int, *, no_improvement_7_days: bool = False) -> str:
-    """The seeds/002 table 5 action for a treatment-related AE of `grade` (1-5).
+    """The action of Bolondi et al., Future Oncol 2015, table 5, for a treatment-related AE of
+    `grade` (1-5).
 
     Grade 5 (death) ends the treatment: `discontinue`.
     """
@@ -114,12 +115,13 @@ def toxicity_advice(
     no_improvement_7_days: bool = False,
     related: bool = True,
 ) -> ToxicityAdvice:
-    """Advice on logging an AE (SPEC §5, seeds/002 table 5), for every drug.
+    """Advice on logging an AE, for every drug (docs/clinical-rules.md §6; Bolondi et al.,
+    Future Oncol 2015, table 5).
 
-    An AE not related to the treatment (below grade 5) gives `continue` and leaves the decision
-    to the physician: the table is about drug toxicity. After a toxicity-driven reduction the
-    text recommends measuring Ctrough (seeds/001: it tells toxicity from high exposure apart
-    from toxicity despite low exposure).
+    An AE not related to the treatment (below grade 5) gives `continue` and leaves the decision to
+    the physician: the table is about drug toxicity. After a toxicity-driven reduction the text
+    recommends measuring Ctrough (Verheijen et al., Clin Pharmacol Ther 2017: it tells toxicity from
+    high exposure apart from toxicity despite low exposure).
     """
     action = (
         toxicity_action(grade, occurrence, no_improvement_7_days=no_improvement_7_days)

@@ -1,4 +1,4 @@
-"""Concentration units (SPEC §3): everything is stored and computed in ng/mL.
+"""Concentration units (docs/clinical-rules.md §1): everything is stored and computed in ng/mL.
 
 Accepted units and their factor to ng/mL:
 
@@ -102,7 +102,7 @@ def sample_concentration_ng_ml(
     molar_mass_g_mol: Decimal,
     field_prefix: str = "sample",
 ) -> Decimal | None:
-    """Validate a reported result and convert it to ng/mL (SPEC §3).
+    """Validate a reported result and convert it to ng/mL (docs/clinical-rules.md §1).
 
     A result must be a non-negative number; zero or no value is accepted only with the
     below-LLOQ flag, in which case the value (if any) is the assay's LLOQ and is kept only as

@@ -28,7 +28,7 @@ class PatientSerializer(serializers.ModelSerializer):
     def to_representation(self, patient: Patient) -> dict:
         data = super().to_representation(patient)
         if not access.sees_identity(request_user(self), patient):
-            # Identity is for clinical users of the patient's own site only (SPEC §2).
+            # Identity is for clinical users of the patient's own site only (docs/access.md).
             data.pop("name")
             data.pop("record_number")
         return data

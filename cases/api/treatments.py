@@ -186,7 +186,8 @@ class TreatmentViewSet(ScopedViewSet):
     @extend_schema(parameters=[ScheduleQuerySerializer], responses=ScheduleSerializer)
     @action(detail=True, methods=["get"])
     def schedule(self, request, pk=None, format=None):
-        """Sampling due dates of SPEC §6, each with the sample that fulfils it."""
+        """Sampling due dates (docs/sampling-schedule.md), each with the sample that fulfils
+        it."""
         treatment = self.get_object()
         query = ScheduleQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -6,10 +6,10 @@ from .treatments import Treatment
 
 
 class AdverseEvent(SiteScopedModel, TimestampedModel):
-    """An adverse event during a treatment, graded with CTCAE v5.0 (SPEC §2).
+    """An adverse event during a treatment, graded with CTCAE v5.0 (docs/clinical-rules.md §6).
 
     `occurrence` counts this term within the treatment (1 = first time): the toxicity rules of
-    SPEC §5 depend on it. A record entered in error is marked so, never deleted.
+    docs/clinical-rules.md §6 depend on it. A record entered in error is marked so, never deleted.
     """
 
     class Action(models.TextChoices):

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 class SiteScopedQuerySet(models.QuerySet):
-    """The one way records are narrowed to what a user may see (SPEC §1).
+    """The one way records are narrowed to what a user may see (docs/access.md).
 
     Every page and API endpoint starts from `Model.objects.visible_to(user)`; records of other
     sites are simply absent, so looking one up answers 404 without revealing it exists.

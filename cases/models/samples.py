@@ -12,7 +12,7 @@ class Sample(SiteScopedModel, TimestampedModel):
     """One blood sample for a plasma level: when drawn, when the last dose was taken, the result.
 
     The dose at the time is copied from the regimen on the draw date; the computed fields hold
-    what the clinical engine (SPEC §4) made of it.
+    what the clinical engine (docs/clinical-rules.md §2) made of it.
     """
 
     class Status(models.TextChoices):

@@ -24,7 +24,7 @@ class Site(TimestampedModel):
 
 
 class SiteMembership(models.Model):
-    """A user works at a site: the sites whose records they see (SPEC §1)."""
+    """A user works at a site: the sites whose records they see (docs/access.md)."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="site_memberships"

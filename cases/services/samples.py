@@ -112,8 +112,8 @@ def sample_build(
 
 @transaction.atomic
 def sample_record(*, actor: AbstractBaseUser | None, **fields: Any) -> Sample:
-    """Log a drawn sample (with its result when known) and compute its Ctrough (SPEC §4);
-    a result queues its advice. Fields as for `sample_build`."""
+    """Log a drawn sample (with its result when known) and compute its Ctrough
+    (docs/clinical-rules.md §2); a result queues its advice. Fields as for `sample_build`."""
     sample = sample_build(actor=actor, **fields)
     sample.save()
     audit.record(actor=actor, action=AuditEvent.Action.CREATE, instance=sample)

@@ -1,5 +1,6 @@
-"""The advice workflow (SPEC §5, §7): compute on a result, release, accept or reject, and what
-each step changes. Tasks run in-process here; tests/test_live_worker.py runs a real worker."""
+"""The advice workflow (docs/workflow.md; the rules: docs/clinical-rules.md): compute on a
+result, release, accept or reject, and what each step changes. Tasks run in-process here;
+tests/tdm_site/test_live_worker.py runs a real worker."""
 
 import datetime
 import hashlib
@@ -54,7 +55,8 @@ def sorafenib_case(staff, case_at, run_on_commit):
 def test_a_result_gets_draft_advice_with_its_report(sorafenib_case):
     advice = sorafenib_case["advice"]
     assert advice.state == Advice.State.DRAFT
-    # 600 mg/day is below sorafenib's standard 800 mg/day: still in step-up (SPEC §5 row 9).
+    # 600 mg/day is below sorafenib's standard 800 mg/day: still in step-up
+    # (docs/clinical-rules.md §3, row 9).
     assert advice.action == "continue_step_up"
     assert advice.proposed_daily_dose_mg == Decimal(800)
     assert advice.proposed_split_mg == [400, 400]

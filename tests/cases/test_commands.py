@@ -1,4 +1,5 @@
-"""The `advise` and `schedule` commands (SPEC §9): JSON in, JSON out, exit 2 on bad input."""
+"""The `advise` and `schedule` commands (docs/clinical-rules.md §11, docs/sampling-schedule.md
+§11): JSON in, JSON out, exit 2 on bad input."""
 
 import copy
 import datetime

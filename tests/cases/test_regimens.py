@@ -1,4 +1,5 @@
-"""Reading a dose history (pure): regimen on a day, status, phase (SPEC §2, §8)."""
+"""Reading a dose history (pure): regimen on a day, status, phase (docs/study-outcomes.md §5,
+§7)."""
 
 import datetime
 from decimal import Decimal

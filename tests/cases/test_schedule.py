@@ -1,4 +1,5 @@
-"""SPEC §6 and the `schedule` contract of §9, one table row per rule, dates worked out by hand.
+"""docs/sampling-schedule.md and its `schedule` command (§11), one table row per rule, dates
+worked out by hand.
 
 Unless a row says otherwise the treatment starts on Monday 2024-01-01 (2024 is a leap year), so
 its regular dates are the Mondays 2024-01-29 (week 4), 02-26 (8), 03-25 (12), 06-17 (24),

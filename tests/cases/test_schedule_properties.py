@@ -1,4 +1,4 @@
-"""Invariants of the sampling schedule (SPEC §6) over generated treatments."""
+"""Invariants of the sampling schedule (docs/sampling-schedule.md) over generated treatments."""
 
 import datetime as dt
 from itertools import pairwise

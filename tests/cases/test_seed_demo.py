@@ -1,4 +1,5 @@
-"""`seed_demo` (SPEC §12): sites, one user per role and site, admin, a cohort; idempotent."""
+"""`seed_demo` (docs/configuration.md, "Demo data"): sites, one user per role and site, admin, a
+cohort; idempotent."""
 
 from io import StringIO
 

@@ -1,5 +1,5 @@
-"""Sampling reminders (SPEC §6): upcoming at −7 days, overdue at +3, never twice, none while
-interrupted or stopped, e-mail and in-app to the responsible nurse."""
+"""Sampling reminders (docs/sampling-schedule.md §9): upcoming at −7 days, overdue at +3, never
+twice, none while interrupted or stopped, e-mail and in-app to the responsible nurse."""
 
 import datetime
 import threading

@@ -1,5 +1,6 @@
-"""`import_cohort` (SPEC §9, §11): validation of every record, all-or-nothing import through the
-services, advice as if logged live, decisions without regimens, idempotency by study number."""
+"""`import_cohort` (docs/cohort-format.md §2–§3): validation of every record, all-or-nothing
+import through the services, advice as if logged live, decisions without regimens, idempotency
+by study number."""
 
 from __future__ import annotations
 
@@ -113,7 +114,8 @@ def test_ctrough_is_computed_as_if_logged_live():
     import_cohort(valid_document())
     at_trough, off_trough, below_lloq = sorafenib_samples()
 
-    # SPEC §4: Ctrough = C × 0.5^((tau − t) / t½), sorafenib t½ 36 h, BID so tau 12 h.
+    # docs/clinical-rules.md §2.3: Ctrough = C × 0.5^((tau − t) / t½), sorafenib t½ 36 h,
+    # BID so tau 12 h.
     assert at_trough.hours_after_dose == Decimal("12.17")
     assert at_trough.method == "measured"
     assert float(at_trough.estimated_ctrough_ng_ml) == pytest.approx(

@@ -1,5 +1,5 @@
-"""The cohort export (SPEC §11): exactly the import format, deterministic, streamed in batches;
-an export imported into an empty database exports to the same document."""
+"""The cohort export (docs/cohort-format.md §4): exactly the import format, deterministic,
+streamed in batches; an export imported into an empty database exports to the same document."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The CSV export opens in pandas with the types its data dictionary declares (SPEC §9: data
-for SPSS and R); every non-empty cell converts."""
+"""The CSV export opens in pandas with the types its data dictionary declares
+(docs/data-dictionary.md; the data is for SPSS and R); every non-empty cell converts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Study exports as jobs (SPEC §9, §12): asked for by a data manager, run by a task with
+"""Study exports as jobs (docs/data-dictionary.md): asked for by a data manager, run by a task with
 progress, downloaded once done; everything in the audit trail."""
 
 import datetime

@@ -1,5 +1,5 @@
-"""The study outcomes of SPEC §8 as pure functions: every expected number is worked out by hand
-in the comment beside it."""
+"""The study outcomes of docs/study-outcomes.md as pure functions: every expected number is
+worked out by hand in the comment beside it."""
 
 import datetime
 from decimal import Decimal
@@ -65,7 +65,7 @@ def test_the_module_is_pure():
     assert [module for module in imported_modules(path) if is_forbidden(module)] == []
 
 
-# Quartiles (SPEC §8: linear interpolation, numpy's default "type 7") -----------------------------
+# Quartiles (docs/study-outcomes.md §8: linear interpolation, numpy's default "type 7") ------------
 
 
 @pytest.mark.parametrize(
@@ -134,7 +134,7 @@ def test_percentage_has_one_decimal(part, whole, expected):
     assert percentage(part, whole) == expected
 
 
-# Success of a TDM intervention (SPEC §8) ---------------------------------------------------------
+# Success of a TDM intervention (docs/study-outcomes.md §5) ----------------------------------------
 
 # Sorafenib from 1 January 2024 at 400 mg/day; the TDM intervention raises it to 600 mg/day
 # from Thursday 1 February 2024. 2024 is a leap year: 1 Feb + 28 days = 29 Feb.
@@ -261,7 +261,7 @@ def test_interventions_are_the_tdm_advice_changes_in_date_order():
     ]
 
 
-# Reasons for not escalating (SPEC §9) ------------------------------------------------------------
+# Reasons for not escalating (docs/study-outcomes.md §6) -------------------------------------------
 
 
 def event(term, grade, onset, resolved=None, related=True):
@@ -316,7 +316,7 @@ def test_each_patient_counts_once_per_term():
     assert list(reasons) == ["Diarrhea", "Fatigue"]
 
 
-# Relative dose intensity (SPEC §8, seeds/004) ----------------------------------------------------
+# Relative dose intensity (docs/study-outcomes.md §7; Akutsu et al., J Gastroenterol Dig Dis 2017) -
 
 FULL_DOSE = dose("2024-01-01", 800, "start")
 INTERRUPTED_AND_REDUCED = [

@@ -1,4 +1,5 @@
-"""The whole TDM flow through the API with a real Celery worker process (SPEC §7, §12).
+"""The whole TDM flow through the API with a real Celery worker process (docs/workflow.md,
+docs/api.md).
 
 Runs on PostgreSQL and the configured broker (Redis in CI); see `postgresql` in conftest.
 """
@@ -89,7 +90,8 @@ def test_sample_to_signed_dose_change_with_a_real_worker(postgresql, staff, api,
         listed = nurse.get("/api/v1/advice/", {"treatment": treatment["id"]}).json()["results"]
         assert [a["id"] for a in listed] == [advice.pk]
         assert listed[0]["action"] == "increase"
-        # 1000 mg/day twice daily from 200 mg tablets: larger part first (SPEC §5).
+        # 1000 mg/day twice daily from 200 mg tablets: larger part first
+        # (docs/clinical-rules.md §4).
         assert listed[0]["proposed_split_mg"] == [600, 400]
         assert "above_label_dose" in listed[0]["warnings"]
         pdf = Path(settings.MEDIA_ROOT) / advice.report_pdf.name

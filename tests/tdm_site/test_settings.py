@@ -1,4 +1,5 @@
-"""Production settings (SPEC §13): secure defaults with only the secret key and hosts set."""
+"""Production settings (docs/configuration.md): secure defaults with only the secret key and
+hosts set."""
 
 import os
 import secrets

@@ -1,4 +1,5 @@
-"""`python manage.py advise FILE|-`: one advice case in, the advice of SPEC §5 out (SPEC §9).
+"""`python manage.py advise FILE|-`: one advice case in, its advice out (docs/clinical-rules.md
+§11; the rules are §2–§5 there).
 
 Drug facts come from the installation's catalogue (admins' edits included), so the command
 answers exactly as the application would.
@@ -14,7 +15,7 @@ def find_drug(name: str):
 
 
 class Command(JsonCommand):
-    help = "Compute dosing advice for one sample (JSON case of SPEC §9)."
+    help = "Compute dosing advice for one sample (JSON case of docs/clinical-rules.md §11)."
 
     def answer(self, data):
         return advise_json(data, find_drug)

@@ -1,4 +1,7 @@
-"""`python manage.py schedule FILE|-`: the sampling due dates of SPEC §6 as JSON (SPEC §9)."""
+"""`python manage.py schedule FILE|-`: the sampling due dates as JSON.
+
+The rules are docs/sampling-schedule.md §1–§7; the input and output, §11 there.
+"""
 
 from cases import schedule
 from cases.management.json_command import JsonCommand

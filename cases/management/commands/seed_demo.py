@@ -1,8 +1,9 @@
 """`python manage.py seed_demo [--password P]`: demo sites, one user per role, a small cohort.
 
-SPEC §12: sites DEMO and DEMO2; `nurse`, `pharmacist`, `physician`, `datamanager` at DEMO and
-the same names with suffix `2` at DEMO2; a superuser `admin`. Running it again changes nothing:
-existing users, sites and patients (by study number) are left exactly as they are.
+docs/configuration.md, "Demo data": sites DEMO and DEMO2; `nurse`, `pharmacist`, `physician`,
+`datamanager` at DEMO and the same names with suffix `2` at DEMO2; a superuser `admin`. Running it
+again changes nothing: existing users, sites and patients (by study number) are left exactly as they
+are.
 """
 
 import datetime
@@ -18,7 +19,7 @@ from django.utils import timezone
 from cases import roles, services
 from cases.models import DoseRegimen, Drug, Patient, Site, SiteMembership
 
-DEFAULT_PASSWORD = "etdm-demo"  # noqa: S105 - the documented demo password of SPEC §12
+DEFAULT_PASSWORD = "etdm-demo"  # noqa: S105 - documented (docs/configuration.md)
 
 SITES = (("DEMO", "Demo University Hospital", ""), ("DEMO2", "Demo General Hospital", "2"))
 STAFF_ROLES = (roles.NURSE, roles.PHARMACIST, roles.PHYSICIAN, roles.DATAMANAGER)

@@ -1,8 +1,8 @@
 """`python manage.py export_study --format csv|xlsx|json|fhir --out PATH [--key-file FILE]`.
 
-Writes the pseudonymised study export of SPEC §9 (no name, record number or full birth date)
-and prints one summary line. With `--key-file` study numbers are replaced by keyed pseudonyms
-and every patient's dates shifted (`cases.study.pseudonym`). A bad option ends the command with
+Writes the pseudonymised study export of docs/data-dictionary.md (no name, record number or full
+birth date) and prints one summary line. With `--key-file` study numbers are replaced by keyed
+pseudonyms and every patient's dates shifted (`study.pseudonym`). A bad option ends the command with
 exit code 2 and one line on stderr naming it.
 """
 

@@ -1,4 +1,4 @@
-"""`python manage.py import_cohort FILE`: load a whole cohort in the SPEC §11 format (SPEC §9).
+"""`python manage.py import_cohort FILE`: load a whole cohort (docs/cohort-format.md).
 
 Everything is checked before anything is written. On any problem the command writes every one
 on stderr as `path: message` (one per line), exits with code 2 and leaves the database as it
@@ -19,7 +19,9 @@ BAD_INPUT_EXIT_CODE = 2
 
 
 class Command(BaseCommand):
-    help = "Import a cohort file (SPEC §11); idempotent by study number, all or nothing."
+    help = (
+        "Import a cohort file (docs/cohort-format.md); idempotent by study number, all or nothing."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="cohort JSON file, or - for standard input")

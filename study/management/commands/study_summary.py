@@ -1,9 +1,9 @@
-"""`python manage.py study_summary [--drug NAME] [--as-of YYYY-MM-DD] [--json]` (SPEC §9).
+"""`python manage.py study_summary [--drug NAME] [--as-of YYYY-MM-DD] [--json]`.
 
-The study figures of SPEC §8 for one drug or the whole cohort, computed by
-`cases.study.summary` exactly as the study dashboard shows them. `--json` prints the SPEC §9
-JSON document; without it a short table for reading. A drug that is not in the catalogue or a
-malformed date ends the command with exit code 2 and one line naming the option.
+The study figures of docs/study-outcomes.md for one drug or the whole cohort, computed by
+`study.summary` exactly as the study dashboard shows them. `--json` prints the JSON document of
+docs/study-outcomes.md §1; without it a short table for reading. A drug that is not in the catalogue
+or a malformed date ends the command with exit code 2 and one line naming the option.
 """
 
 import datetime
@@ -19,7 +19,7 @@ from study.summary import UnknownDrug, study_summary
 BAD_INPUT_EXIT_CODE = 2
 LABEL_WIDTH = 42
 
-# The table's rows: SPEC §9 key and what it is called on screen.
+# The table's rows: JSON key and what it is called on screen.
 COUNTS = (
     ("patients", "patients"),
     ("evaluable_patients", "evaluable patients"),
@@ -42,7 +42,9 @@ NOT_AVAILABLE = "–"
 
 
 class Command(BaseCommand):
-    help = "Print the study summary figures (SPEC §8) for one drug or the whole cohort."
+    help = (
+        "Print the study summary figures (docs/study-outcomes.md) for one drug or the whole cohort."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--drug", help="catalogue drug name (all its indications)")
@@ -52,7 +54,7 @@ class Command(BaseCommand):
             help="YYYY-MM-DD: last day of the relative dose intensity (default today)",
         )
         parser.add_argument(
-            "--json", dest="as_json", action="store_true", help="print the SPEC §9 JSON"
+            "--json", dest="as_json", action="store_true", help="print the figures as JSON"
         )
 
     def handle(self, *args, drug: str | None, as_of: str | None, as_json: bool, **options):

@@ -1,4 +1,5 @@
-"""GET /api/v1/treatments/{id}/schedule/ (SPEC §12, §6) from the stored dose history."""
+"""GET /api/v1/treatments/{id}/schedule/ (docs/api.md; docs/sampling-schedule.md) from the
+stored dose history."""
 
 import datetime
 from decimal import Decimal

@@ -1,4 +1,5 @@
-"""Bad input is refused with 400 naming the field, and nothing is written (SPEC §2, §3, §12).
+"""Bad input is refused with 400 naming the field, and nothing is written (docs/api.md, "Errors";
+units: docs/clinical-rules.md §1).
 
 The second half bypasses the services and writes with the ORM directly: the database itself
 must refuse what the services refuse, and the audit trail must stay append-only.
@@ -269,7 +270,7 @@ def test_interruption_is_0_mg_with_reason_interruption(api, case):
 
 @pytest.fixture
 def amsterdam(settings):
-    """The default installation zone (SPEC §13), pinned so the offsets below hold."""
+    """The default installation zone (docs/configuration.md), pinned so the offsets below hold."""
     settings.TIME_ZONE = "Europe/Amsterdam"
 
 

@@ -1,4 +1,4 @@
-"""The core write path of SPEC §12 with its fixed field names, from patient to dose change."""
+"""The core write path of docs/api.md with its fixed field names, from patient to dose change."""
 
 from __future__ import annotations
 
