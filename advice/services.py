@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from advice import inputs as advice_inputs
 from advice import signals
 from advice.engine.case_input import advice_to_json, json_number, toxicity_advice_to_json
 from advice.engine.codes import DISCONTINUE, INTERRUPT, INTERRUPT_THEN_REDUCE
@@ -58,8 +59,8 @@ def advice_create_for_sample(*, sample_id: int) -> Advice | None:
         existing = sample.advice.order_by("-pk").first()
         if existing is not None:
             return existing
-        inputs = clinical.sample_advice_inputs(sample)
-        result = clinical.advise_on_inputs(inputs)
+        inputs = advice_inputs.sample_advice_inputs(sample)
+        result = advice_inputs.advise_on_inputs(inputs)
         treatment = sample.treatment
         live = Advice.objects.filter(treatment=treatment, kind=Advice.Kind.SAMPLE).exclude(
             state=Advice.State.SUPERSEDED
@@ -123,10 +124,10 @@ def advice_create_for_adverse_event(*, event_id: int) -> Advice | None:
         existing = event.advice.order_by("-pk").first()
         if existing is not None:
             return existing
-        inputs = clinical.adverse_event_advice_inputs(event)
+        inputs = advice_inputs.adverse_event_advice_inputs(event)
         if inputs is None:
             return None
-        result = clinical.toxicity_on_inputs(inputs)
+        result = advice_inputs.toxicity_on_inputs(inputs)
         current = result.current_daily_dose_mg
         proposed = result.resume_daily_dose_mg if result.resume_daily_dose_mg else current
         administrations = (

@@ -42,8 +42,9 @@ from openpyxl.styles import Font
 
 from advice.engine.case_input import json_number
 from study import cohort, fhir
+from study.columns import Column, Table
 from study.pseudonym import Pseudonymiser
-from study.tables import TABLES, Column, Table
+from study.tables import TABLES
 
 FORMATS = ("csv", "xlsx", "json", "fhir")
 DICTIONARY_COLUMNS = ("table", "column", "type", "unit", "description")

@@ -161,8 +161,8 @@ def _study_treatments(drug: str | None) -> list[tuple[str, outcomes.StudyTreatme
 
 
 def _no_escalation_advice(inputs: dict) -> outcomes.NoEscalationAdvice:
-    """The draw date and adverse events frozen with an advice (`clinical.sample_advice_inputs`),
-    read the way the advice engine read them."""
+    """The draw date and adverse events frozen with an advice (`advice.inputs`), read the way
+    the advice engine read them."""
     drawn_at = parse_datetime(inputs["sample"]["drawn_at"], "sample.drawn_at")
     return outcomes.NoEscalationAdvice(
         drawn_on=local_date(drawn_at),

@@ -25,101 +25,26 @@ installation. With a key, every date and time of a patient moves by that patient
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
+from collections.abc import Iterator
 
-from django.db.models import Count, F, Max, QuerySet, Window
+from django.db.models import F, QuerySet, Window
 from django.db.models.functions import Lead
-from django.utils import timezone
 
 from advice.models import Advice
 from cases.models import AdverseEvent, DoseRegimen, Patient, Sample, Treatment
-from study.pseudonym import Pseudonymiser
-
-COLUMN_TYPES = ("integer", "decimal", "date", "datetime", "text", "boolean")
-# Rows fetched per round trip: large enough to keep the query count low, small enough that
-# a chunk of the widest table stays well under a megabyte.
-CHUNK_ROWS = 2000
-LIST_SEPARATOR = ";"
-
-Row = tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class Column:
-    """One exported column: `type` is one of COLUMN_TYPES, `unit` empty when it has none."""
-
-    name: str
-    type: str
-    description: str
-    unit: str = ""
-
-
-@dataclass(frozen=True)
-class Table:
-    """One exported table: its columns and how to read its rows from the database.
-
-    `queryset` gives every row the table exports; `read` turns (a part of) it into rows.
-    """
-
-    name: str
-    description: str
-    columns: tuple[Column, ...]
-    queryset: Callable[[], QuerySet]
-    read: Callable[[QuerySet, Pseudonymiser], Iterator[Row]]
-
-    def extent(self) -> tuple[int, int]:
-        """How many rows there are now and the highest id among them (0 when none)."""
-        found = self.queryset().aggregate(count=Count("id"), last_id=Max("id"))
-        return found["count"], found["last_id"] or 0
-
-    def rows(self, pseudonymiser: Pseudonymiser, *, up_to_id: int) -> Iterator[Row]:
-        """The rows with ids up to `up_to_id`, in id order, a chunk at a time."""
-        return self.read(self.queryset().filter(id__lte=up_to_id), pseudonymiser)
-
-
-def _stream(queryset: QuerySet, *fields: Any) -> Iterator[tuple[Any, ...]]:
-    return queryset.order_by("id").values_list(*fields).iterator(chunk_size=CHUNK_ROWS)
-
-
-def _moment(
-    pseudonymiser: Pseudonymiser, study_number: str, value: datetime.datetime | None
-) -> datetime.datetime | None:
-    # Local wall-clock time with its UTC offset, as the clinic recorded it, then shifted.
-    if value is None:
-        return None
-    return pseudonymiser.datetime(study_number, timezone.localtime(value))
-
-
-def _codes(values: Sequence[str] | None) -> str:
-    return LIST_SEPARATOR.join(values or ())
-
-
-def _number_text(value: int | float | Decimal) -> str:
-    return format(Decimal(str(value)).normalize(), "f")
-
-
-def _numbers(values: Sequence[int | float] | None) -> str:
-    return LIST_SEPARATOR.join(_number_text(value) for value in values or ())
-
-
-def _analytes(values: dict[str, int | float] | None) -> str:
-    return LIST_SEPARATOR.join(
-        f"{name}={_number_text(value)}" for name, value in (values or {}).items()
-    )
-
-
-STUDY_NUMBER = Column(
-    "study_number",
-    "text",
-    "The patient's study number; with a pseudonymisation key, its keyed pseudonym "
-    "(P + 16 hex digits), the same in every table and format of one export.",
+from study.columns import (
+    STUDY_NUMBER,
+    TREATMENT_ID,
+    Column,
+    Row,
+    Table,
+    analytes_text,
+    codes_text,
+    moment_text,
+    numbers_text,
+    stream_rows,
 )
-TREATMENT_ID = Column("treatment_id", "integer", "The treatment (treatments.treatment_id).")
-
+from study.pseudonym import Pseudonymiser
 
 # Patients ---------------------------------------------------------------------------------------
 
@@ -129,7 +54,7 @@ def _patients() -> QuerySet:
 
 
 def _patient_rows(queryset: QuerySet, p: Pseudonymiser) -> Iterator[Row]:
-    for study_number, site, sex, birth_year, tumour, tumour_code in _stream(
+    for study_number, site, sex, birth_year, tumour, tumour_code in stream_rows(
         queryset, "study_number", "site__code", "sex", "birth_year", "tumour", "tumour_code"
     ):
         yield (
@@ -171,7 +96,7 @@ def _treatments() -> QuerySet:
 
 
 def _treatment_rows(queryset: QuerySet, p: Pseudonymiser) -> Iterator[Row]:
-    for treatment_id, study_number, drug, indication, start, stop in _stream(
+    for treatment_id, study_number, drug, indication, start, stop in stream_rows(
         queryset,
         "id",
         "patient__study_number",
@@ -238,7 +163,7 @@ def _dose_rows(queryset: QuerySet, p: Pseudonymiser) -> Iterator[Row]:
         reason,
         advice_id,
         off_label,
-    ) in _stream(
+    ) in stream_rows(
         queryset,
         "id",
         "treatment_id",
@@ -260,7 +185,7 @@ def _dose_rows(queryset: QuerySet, p: Pseudonymiser) -> Iterator[Row]:
             p.date(study_number, effective_to),
             daily_dose_mg,
             administrations,
-            _numbers(split_mg),
+            numbers_text(split_mg),
             reason,
             advice_id,
             off_label,
@@ -340,7 +265,7 @@ def _sample_rows(queryset: QuerySet, p: Pseudonymiser) -> Iterator[Row]:
         evaluable,
         reasons,
         warnings,
-    ) in _stream(
+    ) in stream_rows(
         queryset,
         "id",
         "treatment_id",
@@ -367,21 +292,21 @@ def _sample_rows(queryset: QuerySet, p: Pseudonymiser) -> Iterator[Row]:
             treatment_id,
             p.study_number(study_number),
             status,
-            _moment(p, study_number, drawn_at),
-            _moment(p, study_number, last_dose_at),
+            moment_text(p, study_number, drawn_at),
+            moment_text(p, study_number, last_dose_at),
             daily_dose_mg,
             administrations,
             concentration,
             unit,
             below_lloq,
-            _analytes(analytes),
+            analytes_text(analytes),
             concentration_ng_ml,
             hours_after_dose,
             ctrough,
             method,
             evaluable,
-            _codes(reasons),
-            _codes(warnings),
+            codes_text(reasons),
+            codes_text(warnings),
         )
 
 
@@ -485,7 +410,7 @@ def _advice_rows(queryset: QuerySet, p: Pseudonymiser) -> Iterator[Row]:
         decided_at,
         checks_confirmed,
         effective_date,
-    ) in _stream(
+    ) in stream_rows(
         queryset,
         "id",
         "treatment_id",
@@ -524,22 +449,22 @@ def _advice_rows(queryset: QuerySet, p: Pseudonymiser) -> Iterator[Row]:
             state,
             action,
             evaluable,
-            _codes(reasons),
+            codes_text(reasons),
             ctrough,
             target,
             current_dose,
             proposed_dose,
             proposed_administrations,
-            _numbers(proposed_split),
+            numbers_text(proposed_split),
             predicted,
-            _codes(warnings),
-            _codes(checks),
+            codes_text(warnings),
+            codes_text(checks),
             provisional,
             edited,
-            _moment(p, study_number, created_at),
-            _moment(p, study_number, released_at),
-            _moment(p, study_number, decided_at),
-            _codes(checks_confirmed),
+            moment_text(p, study_number, created_at),
+            moment_text(p, study_number, released_at),
+            moment_text(p, study_number, decided_at),
+            codes_text(checks_confirmed),
             p.date(study_number, effective_date),
         )
 
@@ -646,7 +571,7 @@ def _adverse_event_rows(queryset: QuerySet, p: Pseudonymiser) -> Iterator[Row]:
         related,
         action,
         occurrence,
-    ) in _stream(
+    ) in stream_rows(
         queryset,
         "id",
         "treatment_id",

@@ -6,18 +6,16 @@ written from both sides.
 
 from __future__ import annotations
 
-import datetime
-from decimal import Decimal
-
 import pytest
-from django.contrib.auth.models import Group
-from django.utils import timezone
 from rest_framework.test import APIClient
 
-from cases import roles, services
-from cases.models import Drug, Site, SiteMembership
+from cases import roles
+from cases.models import Drug, Site
+from tests import factories
 
-DEMO_PASSWORD = "correct horse battery"
+# Imported from here by many tests: the factories module holds them.
+from tests.factories import DEMO_PASSWORD as DEMO_PASSWORD
+from tests.factories import local_datetime as local_datetime
 
 
 @pytest.fixture(autouse=True)
@@ -27,30 +25,16 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture
 def site_a(db) -> Site:
-    return Site.objects.create(code="SITEA", name="Hospital A")
+    return factories.SiteFactory(code="SITEA", name="Hospital A")
 
 
 @pytest.fixture
 def site_b(db) -> Site:
-    return Site.objects.create(code="SITEB", name="Hospital B")
+    return factories.SiteFactory(code="SITEB", name="Hospital B")
 
 
 def make_user(username: str, role: str, *sites: Site, superuser: bool = False):
-    from django.contrib.auth import get_user_model
-
-    user = get_user_model().objects.create_user(
-        username=username,
-        password=DEMO_PASSWORD,
-        email=f"{username}@hospital.test",
-        first_name=username.title(),
-        last_name="Tester",
-        is_superuser=superuser,
-        is_staff=superuser,
-    )
-    user.groups.add(Group.objects.get(name=role))
-    for site in sites:
-        SiteMembership.objects.create(user=user, site=site)
-    return user
+    return factories.UserFactory(username=username, role=role, sites=sites, superuser=superuser)
 
 
 @pytest.fixture
@@ -78,58 +62,31 @@ def api(staff):
 
 @pytest.fixture
 def sorafenib(db) -> Drug:
-    return Drug.objects.get(name="sorafenib", indication="")
-
-
-def local_datetime(text: str) -> datetime.datetime:
-    """An aware datetime in the installation's time zone from 'YYYY-MM-DD HH:MM'."""
-    naive = datetime.datetime.strptime(text, "%Y-%m-%d %H:%M")  # noqa: DTZ007 - made aware below
-    return timezone.make_aware(naive)
+    return factories.sorafenib()
 
 
 @pytest.fixture
-def case_at(staff, sorafenib):
+def case_at(staff):
     """`case_at("a")` registers a sorafenib patient at that site (600 mg/day BID from
-    2024-01-08) with a trough sample of 2870 ng/mL and, unless told not to, a Fatigue grade 2."""
+    2024-01-08) with a trough sample of 2870 ng/mL and, unless told not to, a Fatigue grade 2:
+    the factories' standard case, written by the site's nurse."""
 
     def build(site_letter: str, study_number: str | None = None, *, adverse_event: bool = True):
         nurse = staff[f"nurse_{site_letter}"]
-        site = nurse.site_memberships.get().site
-        patient = services.patient_create(
+        letter = site_letter.upper()
+        patient = factories.PatientFactory(
             actor=nurse,
-            site=site,
-            study_number=study_number or f"TDM-{site_letter.upper()}001",
-            sex="F",
-            birth_year=1960,
-            tumour="hepatocellular carcinoma",
-            name=f"Patient {site_letter.upper()}",
-            record_number=f"MRN-{study_number or site_letter.upper()}-1",
+            site=nurse.site_memberships.get().site,
+            study_number=study_number or f"TDM-{letter}001",
+            name=f"Patient {letter}",
+            record_number=f"MRN-{study_number or letter}-1",
             treating_physician=staff[f"physician_{site_letter}"],
             responsible_nurse=nurse,
         )
-        treatment = services.treatment_create(
-            actor=nurse,
-            patient=patient,
-            drug=sorafenib,
-            start_date=datetime.date(2024, 1, 8),
-            daily_dose_mg=Decimal(600),
-            administrations_per_day=2,
-        )
-        sample = services.sample_record(
-            actor=nurse,
-            treatment=treatment,
-            drawn_at=local_datetime("2024-02-05 09:00"),
-            last_dose_at=local_datetime("2024-02-04 21:00"),
-            concentration=Decimal(2870),
-        )
+        treatment = factories.TreatmentFactory(actor=nurse, patient=patient)
+        sample = factories.SampleFactory(actor=nurse, treatment=treatment)
         event = (
-            services.adverse_event_record(
-                actor=nurse,
-                treatment=treatment,
-                term="Fatigue",
-                grade=2,
-                onset=datetime.date(2024, 1, 20),
-            )
+            factories.AdverseEventFactory(actor=nurse, treatment=treatment)
             if adverse_event
             else None
         )

@@ -13,6 +13,7 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from advice import inputs as advice_inputs
 from advice import services as advice_services
 from advice import tasks
 from advice.models import Advice
@@ -71,7 +72,7 @@ def test_a_result_gets_draft_advice_with_its_report(sorafenib_case):
 
 def test_frozen_inputs_reproduce_the_advice(sorafenib_case):
     advice = sorafenib_case["advice"]
-    again = clinical.advise_on_inputs(advice.inputs)
+    again = advice_inputs.advise_on_inputs(advice.inputs)
     assert again.action == advice.action
     assert again.text == advice.text
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from advice import services as advice_services
 from advice.models import Advice
-from cases import services
 from cases.models import Sample
+from tests.factories import AdverseEventFactory, PatientFactory, SampleFactory, TreatmentFactory
 
 pytestmark = [
     pytest.mark.browser,
@@ -26,33 +26,26 @@ def at(days_back: int, hour: int) -> datetime.datetime:
 
 
 @pytest.fixture
-def ward(staff, site_a, sorafenib):
+def ward(staff, site_a):
     """Two patients at site A: one with advice released to the physician, an ongoing AE and a
     sample waiting for its result; one with draft advice for the pharmacist."""
     nurse = staff["nurse_a"]
     records = {}
     for number, name, result in (("TDM-0101", "Anna de Wit", 2870), ("TDM-0102", "Bram Kok", 4100)):
-        patient = services.patient_create(
+        patient = PatientFactory(
             actor=nurse,
             site=site_a,
             study_number=number,
-            sex="F",
-            birth_year=1958,
-            tumour="hepatocellular carcinoma",
             name=name,
-            record_number=f"MRN-{number}",
             treating_physician=staff["physician_a"],
             responsible_nurse=nurse,
         )
-        treatment = services.treatment_create(
+        treatment = TreatmentFactory(
             actor=nurse,
             patient=patient,
-            drug=sorafenib,
             start_date=timezone.localdate() - datetime.timedelta(days=90),
-            daily_dose_mg=Decimal(600),
-            administrations_per_day=2,
         )
-        sample = services.sample_record(
+        sample = SampleFactory(
             actor=nurse,
             treatment=treatment,
             drawn_at=at(30, 9),
@@ -61,14 +54,14 @@ def ward(staff, site_a, sorafenib):
         )
         records[number] = {"patient": patient, "treatment": treatment, "sample": sample}
     first = records["TDM-0101"]
-    first["event"] = services.adverse_event_record(
+    first["event"] = AdverseEventFactory(
         actor=nurse,
         treatment=first["treatment"],
         term="Diarrhea",
         grade=1,
         onset=timezone.localdate() - datetime.timedelta(days=20),
     )
-    first["drawn"] = services.sample_record(
+    first["drawn"] = SampleFactory(
         actor=nurse,
         treatment=first["treatment"],
         drawn_at=at(1, 9),

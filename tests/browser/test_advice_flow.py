@@ -13,9 +13,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from advice.models import Advice
-from cases import services
 from cases.models import Sample
-from tests.conftest import DEMO_PASSWORD
+from tests.factories import DEMO_PASSWORD, PatientFactory, SampleFactory, TreatmentFactory
 
 pytestmark = [
     pytest.mark.browser,
@@ -32,19 +31,15 @@ def treatment(staff, site_a, sorafenib):
     """Sorafenib 600 mg/day BID for 64 days: due dates 28, 56, 84 … days after the start, so
     the next is 20 days from today; the first was sampled (2870 ng/mL would be too low)."""
     nurse = staff["nurse_a"]
-    patient = services.patient_create(
+    patient = PatientFactory(
         actor=nurse,
         site=site_a,
         study_number="TDM-0042",
-        sex="M",
-        birth_year=1952,
-        tumour="hepatocellular carcinoma",
         name="Jan de Boer",
-        record_number="MRN-100231",
         treating_physician=staff["physician_a"],
         responsible_nurse=nurse,
     )
-    treatment = services.treatment_create(
+    treatment = TreatmentFactory(
         actor=nurse,
         patient=patient,
         drug=sorafenib,
@@ -53,7 +48,7 @@ def treatment(staff, site_a, sorafenib):
         administrations_per_day=2,
     )
     first = timezone.make_aware(datetime.datetime.combine(days_from_today(-36), datetime.time(9)))
-    services.sample_record(
+    SampleFactory(
         actor=nurse,
         treatment=treatment,
         drawn_at=first,

@@ -4,14 +4,13 @@ the CTCAE term autocomplete with the term's own grades, and dose levels that fol
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from cases import services
 from cases.models import AdverseEvent, Drug, Patient, Sample, Treatment
+from tests.factories import PatientFactory, TreatmentFactory
 
 pytestmark = [
     pytest.mark.browser,
@@ -20,26 +19,19 @@ pytestmark = [
 
 
 @pytest.fixture
-def treatment(staff, site_a, sorafenib):
+def treatment(staff, site_a):
     nurse = staff["nurse_a"]
-    patient = services.patient_create(
+    patient = PatientFactory(
         actor=nurse,
         site=site_a,
         study_number="TDM-0007",
-        sex="F",
-        birth_year=1966,
-        tumour="renal cell carcinoma",
-        name="Eva Hendriks",
         treating_physician=staff["physician_a"],
         responsible_nurse=nurse,
     )
-    return services.treatment_create(
+    return TreatmentFactory(
         actor=nurse,
         patient=patient,
-        drug=sorafenib,
         start_date=timezone.localdate() - datetime.timedelta(days=40),
-        daily_dose_mg=Decimal(600),
-        administrations_per_day=2,
     )
 
 

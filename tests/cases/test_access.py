@@ -1,4 +1,4 @@
-"""Who may see and write what, tried on every resource by someone who must not (SPEC §1, §12).
+"""Who may see and write what, tried on every resource by someone who must not (docs/access.md).
 
 Every resource gets the same battery: site B's clinical users do not find site A's record
 (detail 404, absent from lists and filters, indistinguishable from a record that never
@@ -21,9 +21,17 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from cases import services
 from cases.models import AdverseEvent, AuditEvent, DoseRegimen, Patient, Sample, Treatment
-from tests.conftest import DEMO_PASSWORD, api_client_for, local_datetime
+from tests.conftest import api_client_for
+from tests.factories import (
+    DEMO_PASSWORD,
+    AdverseEventFactory,
+    DoseRegimenFactory,
+    PatientFactory,
+    SampleFactory,
+    TreatmentFactory,
+    local_datetime,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -490,44 +498,33 @@ def test_unknown_token_is_refused(both_sites):
 
 
 def _more_records(resource: str, staff, case: dict[str, Any], how_many: int) -> None:
-    """Add `how_many` records of the resource at the case's site, through the services."""
+    """Add `how_many` records of the resource at the case's site (factories: the services)."""
     nurse = staff["nurse_a"]
     treatment = case["treatment"]
     start = treatment.start_date
     for index in range(how_many):
         if resource == "patients":
-            services.patient_create(
+            PatientFactory(
                 actor=nurse,
                 site=case["patient"].site,
-                study_number=f"TDM-Q{index:03d}",
-                sex="M",
-                birth_year=1950 + index,
-                tumour="renal cell carcinoma",
-                name=f"Extra {index}",
-                record_number=f"MRN-Q-{index}",
                 treating_physician=staff["physician_a"],
                 responsible_nurse=nurse,
             )
         elif resource == "treatments":
-            services.treatment_create(
+            TreatmentFactory(
                 actor=nurse,
                 patient=case["patient"],
                 drug=treatment.drug,
                 start_date=start + datetime.timedelta(days=60 + index),
-                daily_dose_mg=Decimal(400),
-                administrations_per_day=2,
             )
         elif resource == "samples":
-            drawn = f"2024-03-{index + 4:02d}"
-            services.sample_record(
+            SampleFactory(
                 actor=nurse,
                 treatment=treatment,
-                drawn_at=local_datetime(f"{drawn} 09:00"),
-                last_dose_at=local_datetime(f"{drawn} 09:00") - datetime.timedelta(hours=12),
-                concentration=Decimal(3000 + index),
+                drawn_at=local_datetime(f"2024-03-{index + 4:02d} 09:00"),
             )
         elif resource == "adverse-events":
-            services.adverse_event_record(
+            AdverseEventFactory(
                 actor=nurse,
                 treatment=treatment,
                 term="Diarrhea",
@@ -535,12 +532,11 @@ def _more_records(resource: str, staff, case: dict[str, Any], how_many: int) -> 
                 onset=start + datetime.timedelta(days=30 + index),
             )
         elif resource == "dose-regimens":
-            services.dose_regimen_create(
+            DoseRegimenFactory(
                 actor=nurse,
                 treatment=treatment,
                 effective_from=start + datetime.timedelta(days=30 + 7 * index),
                 daily_dose_mg=Decimal(800 if index % 2 == 0 else 600),
-                administrations_per_day=2,
                 reason="tdm_advice",
             )
 

@@ -10,9 +10,8 @@ import pytest
 from django.utils import timezone
 
 from advice.models import Advice
-from cases import services
 from cases.models import AdverseEvent, AuditEvent, DoseRegimen, Drug, Patient, Sample, Treatment
-from tests.conftest import local_datetime
+from tests.factories import SampleFactory, TreatmentFactory, local_datetime
 from tests.pages import field_error
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +50,7 @@ def _counts() -> dict[str, int]:
 @pytest.fixture
 def case(case_at, staff):
     built = case_at("a")
-    built["drawn"] = services.sample_record(
+    built["drawn"] = SampleFactory(
         actor=staff["nurse_a"],
         treatment=built["treatment"],
         drawn_at=local_datetime("2024-03-04 09:00"),
@@ -119,7 +118,7 @@ def test_sample_time_the_clocks_skip_is_refused(client, staff, case, settings):
 
 def test_sunitinib_analytes_need_each_other(client, staff, case):
     sunitinib = Drug.objects.get(name="sunitinib", indication="continuous")
-    treatment = services.treatment_create(
+    treatment = TreatmentFactory(
         actor=staff["nurse_a"],
         patient=case["patient"],
         drug=sunitinib,

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from cases import services
 from cases.models import Patient
+from tests.factories import PatientFactory, SampleFactory, TreatmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -17,11 +18,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def treatment(staff, site_a, sorafenib):
     nurse = staff["nurse_a"]
-    patient = services.patient_create(
-        actor=nurse, site=site_a, study_number="TDM-S1", sex="F", birth_year=1960, tumour="HCC"
-    )
+    patient = PatientFactory(actor=nurse, site=site_a, study_number="TDM-S1")
     today = timezone.localdate()
-    treatment = services.treatment_create(
+    treatment = TreatmentFactory(
         actor=nurse,
         patient=patient,
         drug=sorafenib,
@@ -32,7 +31,7 @@ def treatment(staff, site_a, sorafenib):
     drawn = timezone.make_aware(
         datetime.datetime.combine(today - datetime.timedelta(days=35), datetime.time(9))
     )
-    services.sample_record(
+    SampleFactory(
         actor=nurse,
         treatment=treatment,
         drawn_at=drawn,
@@ -66,7 +65,7 @@ def test_schedule_marks_fulfilled_and_missed_dates_and_the_next_one(client, staf
 
 def test_a_sample_after_the_window_clears_the_overdue_date(client, staff, treatment):
     drawn = timezone.localtime() - datetime.timedelta(hours=2)
-    services.sample_record(
+    SampleFactory(
         actor=staff["nurse_a"],
         treatment=treatment,
         drawn_at=drawn,

@@ -12,6 +12,7 @@ from django.utils import timezone
 from cases import services
 from cases.models import Drug, Site
 from cases.selectors import build_worklist
+from tests.factories import DoseRegimenFactory, PatientFactory, SampleFactory, TreatmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -35,18 +36,15 @@ def register(staff, sorafenib):
 
     def build(site: str, study_number: str, *, started_days_ago: int, drug: Drug | None = None):
         nurse = staff[f"nurse_{site}"]
-        patient = services.patient_create(
+        patient = PatientFactory(
             actor=nurse,
             site=Site.objects.get(code=f"SITE{site.upper()}"),
             study_number=study_number,
-            sex="M",
-            birth_year=1950,
-            tumour="hepatocellular carcinoma",
             name=f"Name of {study_number}",
             responsible_nurse=nurse,
         )
         drug = drug or sorafenib
-        return services.treatment_create(
+        return TreatmentFactory(
             actor=nurse,
             patient=patient,
             drug=drug,
@@ -63,13 +61,8 @@ def ward(staff, register):
     """Treatments in every situation the worklist distinguishes (due dates are start + 28 d)."""
     nurse = staff["nurse_a"]
     overdue = register("a", "TDM-OVERDUE", started_days_ago=30)
-    services.sample_record(  # drawn 8 days before its due date: too early to count
-        actor=nurse,
-        treatment=overdue,
-        drawn_at=moment(10),
-        last_dose_at=moment(10, 8) - datetime.timedelta(hours=11),
-        concentration=None,
-    )
+    # Drawn 8 days before its due date (too early to count), and waiting for its result.
+    SampleFactory(actor=nurse, treatment=overdue, drawn_at=moment(10), concentration=None)
     due = register(
         "a",
         "TDM-DUE",
@@ -77,24 +70,17 @@ def ward(staff, register):
         drug=Drug.objects.get(name="imatinib", indication="gist"),
     )
     sampled = register("a", "TDM-SAMPLED", started_days_ago=30)
-    services.sample_record(
-        actor=nurse,
-        treatment=sampled,
-        drawn_at=moment(3),
-        last_dose_at=moment(3, 8) - datetime.timedelta(hours=11),
-        concentration=Decimal(3000),
-    )
+    SampleFactory(actor=nurse, treatment=sampled, drawn_at=moment(3), concentration=Decimal(3000))
     stopped = register("a", "TDM-STOPPED", started_days_ago=30)
     services.treatment_stop(
         actor=nurse, treatment=stopped, stop_date=days_ago(5), reason="progression"
     )
     paused = register("a", "TDM-PAUSED", started_days_ago=30)
-    services.dose_regimen_create(
+    DoseRegimenFactory(
         actor=staff["physician_a"],
         treatment=paused,
         effective_from=days_ago(5),
         daily_dose_mg=Decimal(0),
-        administrations_per_day=2,
         reason="interruption",
     )
     elsewhere = register("b", "TDM-ELSEWHERE", started_days_ago=25)

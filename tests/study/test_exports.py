@@ -1,5 +1,5 @@
-"""The pseudonymised study exports (SPEC §9 `export_study`): CSV, XLSX and JSON files, the data
-dictionary, formula neutralisation, atomic writing and the command line."""
+"""The pseudonymised study exports (`export_study`, docs/data-dictionary.md): CSV, XLSX and JSON
+files, the data dictionary, formula neutralisation, atomic writing and the command line."""
 
 from __future__ import annotations
 
@@ -23,10 +23,17 @@ from advice.models import Advice
 from cases import services
 from cases.models import AdverseEvent, AuditEvent, DoseRegimen, Patient, Sample
 from study import export as export_module
+from study.columns import COLUMN_TYPES, Column, Table
 from study.export import FORMATS, csv_cell, write_export, xlsx_cell
 from study.pseudonym import Pseudonymiser
-from study.tables import COLUMN_TYPES, PATIENTS, TABLES, Column, Table
-from tests.conftest import local_datetime
+from study.tables import PATIENTS, TABLES
+from tests.factories import (
+    DoseRegimenFactory,
+    PatientFactory,
+    SampleFactory,
+    TreatmentFactory,
+    local_datetime,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +57,7 @@ def cohort(case_at, staff, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         a = case_at("a")
         case_at("b")
-    services.dose_regimen_create(
+    DoseRegimenFactory(
         actor=staff["nurse_a"],
         treatment=a["treatment"],
         effective_from=datetime.date(2024, 2, 12),
@@ -212,15 +219,8 @@ def test_xlsx_has_one_sheet_per_table_with_typed_cells(cohort, tmp_path):
 
 @pytest.fixture
 def injected(staff, site_a):
-    for index, tumour in enumerate(INJECTIONS):
-        services.patient_create(
-            actor=staff["nurse_a"],
-            site=site_a,
-            study_number=f"TDM-INJ{index}",
-            sex="M",
-            birth_year=1955,
-            tumour=tumour,
-        )
+    for tumour in INJECTIONS:
+        PatientFactory(actor=staff["nurse_a"], site=site_a, birth_year=1955, tumour=tumour)
 
 
 def test_formula_like_text_is_neutralised_in_csv(injected, tmp_path):
@@ -346,29 +346,8 @@ def test_rows_added_while_the_export_runs_are_left_out(cohort, staff, tmp_path, 
     def patients_then_new_care(queryset, pseudonymiser):
         yield from PATIENTS.read(queryset, pseudonymiser)
         nurse = staff["nurse_a"]
-        patient = services.patient_create(
-            actor=nurse,
-            site=nurse.site_memberships.get().site,
-            study_number="TDM-LATE",
-            sex="F",
-            birth_year=1970,
-            tumour="melanoma",
-        )
-        late["treatment"] = services.treatment_create(
-            actor=nurse,
-            patient=patient,
-            drug=cohort["treatment"].drug,
-            start_date=datetime.date(2024, 1, 8),
-            daily_dose_mg=Decimal(400),
-            administrations_per_day=2,
-        )
-        late["sample"] = services.sample_record(
-            actor=nurse,
-            treatment=late["treatment"],
-            drawn_at=local_datetime("2024-02-05 09:00"),
-            last_dose_at=local_datetime("2024-02-04 21:00"),
-            concentration=Decimal(1500),
-        )
+        late["treatment"] = TreatmentFactory(actor=nurse)
+        late["sample"] = SampleFactory(actor=nurse, treatment=late["treatment"])
 
     monkeypatch.setattr(
         export_module,
@@ -414,7 +393,7 @@ def test_with_a_key_dates_move_by_the_patient_offset_and_intervals_stay(cohort, 
 
 
 def test_samples_of_every_status_are_exported_without_their_free_text(cohort, staff, tmp_path):
-    drawn = services.sample_record(
+    drawn = SampleFactory(
         actor=staff["nurse_a"],
         treatment=cohort["treatment"],
         drawn_at=local_datetime("2024-03-04 09:00"),

@@ -23,7 +23,13 @@ from study.fhir import (
     patient_bundle,
 )
 from study.pseudonym import Pseudonymiser
-from tests.conftest import local_datetime
+from tests.factories import (
+    AdverseEventFactory,
+    DoseRegimenFactory,
+    PatientFactory,
+    SampleFactory,
+    local_datetime,
+)
 
 UCUM = "http://unitsofmeasure.org"
 AE_GRADE = "http://hl7.org/fhir/uv/ae-research-backport-ig/StructureDefinition/ae-grade"
@@ -67,7 +73,7 @@ def cohort(db, case_at, staff, site_a):
         (datetime.date(2024, 3, 1), 0, DoseRegimen.Reason.INTERRUPTION),
         (datetime.date(2024, 3, 15), 600, DoseRegimen.Reason.RESUME),
     ]:
-        services.dose_regimen_create(
+        DoseRegimenFactory(
             actor=nurse,
             treatment=treatment,
             effective_from=day,
@@ -80,7 +86,7 @@ def cohort(db, case_at, staff, site_a):
         ("2024-03-25 09:00", None, Decimal(3000)),
         ("2024-03-27 09:00", None, None),
     ]:
-        services.sample_record(
+        SampleFactory(
             actor=nurse,
             treatment=treatment,
             drawn_at=local_datetime(drawn),
@@ -88,7 +94,7 @@ def cohort(db, case_at, staff, site_a):
             concentration=concentration,
             below_lloq=drawn == "2024-03-20 09:00",
         )
-    services.adverse_event_record(
+    AdverseEventFactory(
         actor=nurse,
         treatment=treatment,
         term="Hypertension",
@@ -97,7 +103,7 @@ def cohort(db, case_at, staff, site_a):
         resolved=datetime.date(2024, 3, 5),
         action="interrupted",
     )
-    services.adverse_event_record(
+    AdverseEventFactory(
         actor=nurse,
         treatment=treatment,
         term="Diarrhea",
@@ -106,7 +112,7 @@ def cohort(db, case_at, staff, site_a):
         related=False,
     )
     stopped = case_at("b", adverse_event=False)
-    services.adverse_event_record(
+    AdverseEventFactory(
         actor=staff["nurse_b"],
         treatment=stopped["treatment"],
         term="Anemia",
@@ -119,7 +125,7 @@ def cohort(db, case_at, staff, site_a):
         stop_date=datetime.date(2024, 2, 20),
         reason="died",
     )
-    services.patient_create(
+    PatientFactory(
         actor=nurse,
         site=site_a,
         study_number="TDM-F003",

@@ -1,6 +1,7 @@
-"""No export carries a patient's identity (SPEC §9): names, record numbers, full birth dates
-and identifying free text are absent from every byte of every format, zips and workbook parts
-unpacked. With a key, the study numbers appear only as pseudonyms and dates are shifted."""
+"""No export carries a patient's identity (docs/data-dictionary.md, "Pseudonymisation"): names,
+record numbers, full birth dates and identifying free text are absent from every byte of every
+format, zips and workbook parts unpacked. With a key, the study numbers appear only as
+pseudonyms and dates are shifted."""
 
 from __future__ import annotations
 
@@ -19,7 +20,15 @@ from cases import services
 from cases.models import DoseRegimen
 from study.export import FORMATS, write_export
 from study.pseudonym import Pseudonymiser
-from tests.conftest import DEMO_PASSWORD, local_datetime
+from tests.factories import (
+    DEMO_PASSWORD,
+    AdverseEventFactory,
+    DoseRegimenFactory,
+    PatientFactory,
+    SampleFactory,
+    TreatmentFactory,
+    local_datetime,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -73,34 +82,25 @@ def identified_cohort(staff, sorafenib, django_capture_on_commit_callbacks):
     for study_number, name, record_number, birth_year, letter in PATIENTS:
         nurse = staff[f"nurse_{letter}"]
         with django_capture_on_commit_callbacks(execute=True):
-            patient = services.patient_create(
+            patient = PatientFactory(
                 actor=nurse,
                 site=nurse.site_memberships.get().site,
                 study_number=study_number,
-                sex="M",
                 birth_year=birth_year,
-                tumour="hepatocellular carcinoma",
-                tumour_code="C22.0",
                 name=name,
                 record_number=record_number,
             )
-            treatment = services.treatment_create(
-                actor=nurse,
-                patient=patient,
-                drug=sorafenib,
-                start_date=datetime.date(2024, 1, 8),
-                daily_dose_mg=Decimal(600),
-                administrations_per_day=2,
+            treatment = TreatmentFactory(
+                actor=nurse, patient=patient, drug=sorafenib, start_date=datetime.date(2024, 1, 8)
             )
-            services.sample_record(
+            SampleFactory(
                 actor=nurse,
                 treatment=treatment,
                 drawn_at=local_datetime("2024-02-05 09:00"),
                 last_dose_at=local_datetime("2024-02-04 21:00"),
-                concentration=Decimal(2870),
                 lab_accession=FREE_TEXT["lab_accession"],
             )
-            services.adverse_event_record(
+            AdverseEventFactory(
                 actor=nurse,
                 treatment=treatment,
                 term="Skin and subcutaneous tissue disorders - Other, specify",
@@ -108,7 +108,7 @@ def identified_cohort(staff, sorafenib, django_capture_on_commit_callbacks):
                 onset=datetime.date(2024, 1, 20),
                 other_specify=FREE_TEXT["other_specify"],
             )
-        services.dose_regimen_create(
+        DoseRegimenFactory(
             actor=nurse,
             treatment=treatment,
             effective_from=datetime.date(2024, 2, 12),
@@ -117,7 +117,7 @@ def identified_cohort(staff, sorafenib, django_capture_on_commit_callbacks):
             reason=DoseRegimen.Reason.OTHER,
             off_label_reason=FREE_TEXT["off_label_reason"],
         )
-        drawn = services.sample_record(
+        drawn = SampleFactory(
             actor=nurse,
             treatment=treatment,
             drawn_at=local_datetime("2024-03-01 09:00"),

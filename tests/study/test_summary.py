@@ -1,5 +1,6 @@
-"""The study summary of SPEC §8/§9 from records made through the services, as the clinic makes
-them. Every expected figure is worked out by hand in the comments, from the cohort below."""
+"""The study summary (docs/study-outcomes.md) from records made through the services, as the
+clinic makes them. Every expected figure is worked out by hand in the comments, from the cohort
+below."""
 
 import datetime
 import io
@@ -18,7 +19,15 @@ from advice.models import Advice
 from cases import services
 from cases.models import DoseRegimen, Drug, Sample
 from study.summary import UnknownDrug, study_summary, study_summary_by_drug
-from tests.conftest import DEMO_PASSWORD, local_datetime
+from tests.factories import (
+    DEMO_PASSWORD,
+    AdverseEventFactory,
+    DoseRegimenFactory,
+    PatientFactory,
+    SampleFactory,
+    TreatmentFactory,
+    local_datetime,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +81,8 @@ BOTH_CHECKS = ["adherence", "drug_interactions"]
 #     RDI: 800 mg/day every day → 1.
 #
 # P4  TDM-B002, site B, axitinib (AUC target, standard 10 mg/day), from 4 Mar 2024 at 10.
-#     8 Apr  25 ng/mL (evaluable by SPEC §4, but an AUC drug: never an evaluable Ctrough)
+#     8 Apr  25 ng/mL (evaluable by docs/clinical-rules.md §2.1, but an AUC drug: never an
+#            evaluable Ctrough)
 #     15 Apr 14 mg/day (tdm_advice)                                                            I4
 #     13 May 40 ng/mL
 #     stopped 31 May
@@ -180,17 +190,14 @@ class Clinic:
 
     def register(self, site, study_number, drug, indication, start, daily_dose_mg, per_day):
         nurse = self.staff[f"nurse_{site}"]
-        patient = services.patient_create(
+        patient = PatientFactory(
             actor=nurse,
             site=nurse.site_memberships.get().site,
             study_number=study_number,
-            sex="M",
-            birth_year=1955,
-            tumour="hepatocellular carcinoma",
             treating_physician=self.staff[f"physician_{site}"],
             responsible_nurse=nurse,
         )
-        return services.treatment_create(
+        return TreatmentFactory(
             actor=nurse,
             patient=patient,
             drug=Drug.objects.get(name=drug, indication=indication),
@@ -202,7 +209,7 @@ class Clinic:
     def sample(self, site, treatment, drawn, last_dose, value):
         """Log a sample and run the advice task its result queues (in this process, without
         the report rendering that follows it: the summary does not read reports)."""
-        sample = services.sample_record(
+        sample = SampleFactory(
             actor=self.staff[f"nurse_{site}"],
             treatment=treatment,
             drawn_at=local_datetime(drawn),
@@ -214,7 +221,7 @@ class Clinic:
         return sample
 
     def adverse_event(self, site, treatment, term, grade, onset, *, related=True):
-        return services.adverse_event_record(
+        return AdverseEventFactory(
             actor=self.staff[f"nurse_{site}"],
             treatment=treatment,
             term=term,
@@ -229,7 +236,7 @@ class Clinic:
         )
 
     def dose(self, site, treatment, day, daily_dose_mg, per_day, reason):
-        services.dose_regimen_create(
+        DoseRegimenFactory(
             actor=self.staff[f"physician_{site}"],
             treatment=treatment,
             effective_from=D(day),
@@ -402,7 +409,7 @@ def add_patient(staff, case_at, number: int) -> None:
     on the sample, and a TDM dose change."""
     case = case_at("a", f"TDM-Q{number:03d}")
     tasks.compute_sample_advice(case["sample"].pk)
-    services.dose_regimen_create(
+    DoseRegimenFactory(
         actor=staff["physician_a"],
         treatment=case["treatment"],
         effective_from=D("2024-02-12"),
@@ -434,7 +441,7 @@ def test_the_number_of_queries_does_not_grow_with_the_cohort(
     assert eight["tdm_interventions"] == 8
 
 
-# The command (SPEC §9) ---------------------------------------------------------------------------
+# The command (docs/study-outcomes.md §1) -------------------------------------------------------
 
 
 def run_summary(*arguments: str) -> str:

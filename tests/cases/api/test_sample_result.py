@@ -1,13 +1,13 @@
 """A drawn sample gets its lab result later; a sample entered in error is cancelled."""
 
+import datetime
 from decimal import Decimal
 
 import pytest
 
 from advice.models import Advice
-from cases import services
 from cases.models import AuditEvent, Sample
-from tests.conftest import local_datetime
+from tests.factories import SampleFactory, TreatmentFactory, local_datetime
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def drawn(case_at, staff):
     treatment = case_at("a", adverse_event=False)["treatment"]
-    return services.sample_record(
+    return SampleFactory(
         actor=staff["nurse_a"],
         treatment=treatment,
         drawn_at=local_datetime("2024-03-04 09:00"),
@@ -89,15 +89,11 @@ def test_cancel_keeps_the_record_and_withdraws_open_advice(
 def test_analytes_are_summed_for_sunitinib(api, staff, site_a):
     from cases.models import Drug
 
-    patient = services.patient_create(
-        actor=staff["nurse_a"], site=site_a, study_number="TDM-SUN", sex="F", birth_year=1970,
-        tumour="renal cell carcinoma",
-    )  # fmt: skip
-    treatment = services.treatment_create(
+    treatment = TreatmentFactory(
         actor=staff["nurse_a"],
-        patient=patient,
+        patient__site=site_a,
         drug=Drug.objects.get(name="sunitinib", indication="continuous"),
-        start_date=local_datetime("2024-01-08 00:00").date(),
+        start_date=datetime.date(2024, 1, 8),
         daily_dose_mg=Decimal("37.5"),
         administrations_per_day=1,
     )
