@@ -15,7 +15,7 @@ judged on the exact `t`; the estimate is computed in floating point and rounded 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 from advice.engine.catalogue import DrugFacts
@@ -172,7 +172,9 @@ def estimate_ctrough(
     if sample.last_dose_at is None:
         reasons.append(LAST_DOSE_MISSING)
     else:
-        elapsed_s = _seconds(sample.drawn_at - sample.last_dose_at)
+        # In UTC: two times of one zone subtract as wall-clock times, an hour off across a
+        # daylight-saving change.
+        elapsed_s = _seconds(sample.drawn_at.astimezone(UTC) - sample.last_dose_at.astimezone(UTC))
         hours_after_dose = quantize_cents(elapsed_s / _SECONDS_PER_HOUR)
         if elapsed_s < 0:
             # A dose after the draw means the recorded times are wrong: the time-window codes
