@@ -48,6 +48,7 @@ def test_nurse_sees_the_worklist_summary_and_may_register(client, staff, draft):
     assert "Samples to collect" in html
     assert 'href="/patients/new/"' in html
     assert "Advice to review" not in html
+    assert 'href="/exports/"' not in html
 
 
 @pytest.mark.parametrize("name", ["datamanager_a", "admin"])
@@ -55,6 +56,8 @@ def test_data_manager_sees_the_study_data_links(client, staff, draft, name):
     html = home(client, staff[name])
     assert "Study data" in html
     assert 'href="/audit/"' in html
+    assert 'href="/exports/"' in html
+    assert 'href="/study/"' in html
     assert 'href="/patients/new/"' not in html
     assert "Samples to collect" not in html
 

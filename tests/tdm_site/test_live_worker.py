@@ -108,7 +108,7 @@ def test_sample_to_signed_dose_change_with_a_real_worker(postgresql, staff, api,
         )
         assert accepted.status_code == 200, accepted.json()
         effective = timezone.localdate() + datetime.timedelta(days=1)
-        regimen = DoseRegimen.objects.get(advice_id=advice.pk)
+        regimen = DoseRegimen.objects.get(advice=advice)
         assert regimen.reason == "tdm_advice"
         assert regimen.daily_dose_mg == Decimal(1000)
         assert regimen.effective_from == effective
@@ -136,7 +136,7 @@ def test_sample_to_signed_dose_change_with_a_real_worker(postgresql, staff, api,
             format="json",
         )
         assert again.status_code == 409
-        assert DoseRegimen.objects.filter(advice_id=advice.pk).count() == 1
+        assert DoseRegimen.objects.filter(advice=advice).count() == 1
 
 
 def test_reject_needs_a_reason_with_a_real_worker(postgresql, staff, api, case_at, worker_var):
