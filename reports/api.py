@@ -8,7 +8,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from advice.api import AdviceViewSet
 from cases import access
-from reports import storage
 
 
 class AdviceReportViewSet(AdviceViewSet):
@@ -20,6 +19,8 @@ class AdviceReportViewSet(AdviceViewSet):
     )
     def report(self, request, pk=None, format=None):
         """The advice report as PDF: signed once decided; pseudonymised for data managers."""
+        from reports import storage  # WeasyPrint: loaded when a report is asked for
+
         advice = self.get_object()
         pseudonymised = request.query_params.get("copy") == "pseudonymised" or not (
             access.sees_identity(request.user, advice.treatment.patient)

@@ -6,10 +6,12 @@ from django.http import HttpRequest
 
 from cases.models import Treatment
 from cases.pages import Panel
-from reports import data
 
 
 def treatment_plot(request: HttpRequest, treatment: Treatment) -> Panel:
+    # matplotlib is loaded by the first page that shows a plot, not by every process at start.
+    from reports import data
+
     return Panel(
         "reports/_treatment_plot_panel.html", {"plot_svg": data.treatment_plot_svg(treatment)}
     )

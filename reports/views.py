@@ -8,12 +8,13 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from advice.views import visible_advice
 from cases import access
-from reports import storage
 
 
 @login_required
 @xframe_options_sameorigin  # the sign-off page shows the report beside the decision
 def advice_report(request, pk: int):
+    from reports import storage  # WeasyPrint: loaded when a report is asked for
+
     advice = visible_advice(request, pk)
     if access.sees_identity(request.user, advice.treatment.patient):
         content = storage.stored_pdf(advice)

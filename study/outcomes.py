@@ -394,3 +394,15 @@ def summarise(treatments: Sequence[StudyTreatment], *, as_of: datetime.date) -> 
         "no_escalation_reasons": no_escalation_reasons(treatments),
         "relative_dose_intensity": quartile_summary(dose_intensities, places=DOSE_INTENSITY_PLACES),
     }
+
+
+@dataclass(frozen=True)
+class DrugGroup:
+    """One drug's evaluable Ctrough values and the Cmin target they are judged against.
+
+    `target_ng_ml` is None for a drug monitored by AUC: it has a slot on the plot that says so.
+    """
+
+    label: str
+    target_ng_ml: Decimal | None
+    ctrough_ng_ml: tuple[Decimal, ...]

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import matplotlib
@@ -23,7 +21,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, NullLocator
 
 from reports.plot import FIGURE_SIZE_IN, GRID_GREY, INK, LINE_GREY, PLOT_STYLE, format_concentration
-from study.outcomes import percentage, quartiles
+from study.outcomes import DrugGroup, percentage, quartiles
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -47,18 +45,6 @@ _TICK_SHARES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
 _ALWAYS_SHOWN = (0.5, 2.0)
 _LOG_MARGIN = 1.35
 _MIN_SLOTS = 3
-
-
-@dataclass(frozen=True)
-class DrugGroup:
-    """One drug's evaluable Ctrough values and the Cmin target they are judged against.
-
-    `target_ng_ml` is None for a drug monitored by AUC: it has a slot on the plot that says so.
-    """
-
-    label: str
-    target_ng_ml: Decimal | None
-    ctrough_ng_ml: tuple[Decimal, ...]
 
 
 def ctrough_vs_target_svg(groups: Sequence[DrugGroup]) -> str:

@@ -36,7 +36,6 @@ from advice.engine.pk import local_date
 from advice.models import Advice
 from cases.models import DoseRegimen, Drug, Sample, Treatment
 from study import outcomes
-from study.plot import DrugGroup
 
 OVERALL = "overall"
 # The catalogue metric of drugs with a Ctrough target (`DrugFacts.has_cmin_target`); the others
@@ -173,7 +172,7 @@ def _no_escalation_advice(inputs: dict) -> outcomes.NoEscalationAdvice:
     )
 
 
-def ctrough_groups() -> list[DrugGroup]:
+def ctrough_groups() -> list[outcomes.DrugGroup]:
     """Every evaluable Ctrough per catalogue row (drug and indication), for the dashboard plot.
 
     One query; AUC-target drugs are listed without values (they have no Ctrough target).
@@ -188,7 +187,7 @@ def ctrough_groups() -> list[DrugGroup]:
         values[drug_id].append(ctrough)
     used = Drug.objects.filter(treatments__isnull=False).distinct().order_by("name", "indication")
     return [
-        DrugGroup(
+        outcomes.DrugGroup(
             label=str(drug),
             target_ng_ml=drug.target_ng_ml if drug.metric == "cmin" else None,
             ctrough_ng_ml=tuple(values.get(drug.pk, ())),

@@ -16,7 +16,6 @@ from django.views.decorators.http import require_POST
 from cases.forms import apply_errors
 from study import jobs
 from study.models import Export
-from study.plot import ctrough_vs_target_svg
 from study.summary import ctrough_groups, study_summary_by_drug
 
 study_access = permission_required("study.export_study", raise_exception=True)
@@ -92,6 +91,8 @@ def export_download(request, pk: int):
 @login_required
 @study_access
 def study_dashboard(request):
+    from study.plot import ctrough_vs_target_svg  # matplotlib: loaded by the first plot drawn
+
     summaries = study_summary_by_drug()
     overall = summaries.pop("overall")
     return render(

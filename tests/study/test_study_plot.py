@@ -12,7 +12,8 @@ import pytest
 import weasyprint
 from PIL import ImageStat
 
-from study.plot import DrugGroup, ctrough_vs_target_svg
+from study.outcomes import DrugGroup
+from study.plot import ctrough_vs_target_svg
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 SVG = "{http://www.w3.org/2000/svg}"
