@@ -40,6 +40,9 @@ _CASE_KEYS = {
     "adverse_events": False,
 }
 _REGIMEN_KEYS = {"daily_dose_mg": True, "administrations_per_day": True}
+# A kilogram a day is beyond any drug (the catalogue's largest daily dose is under 2 g): a
+# larger number is not a dose, and one of 4e28 mg or more would overflow the dose split.
+MAX_PLAUSIBLE_DAILY_DOSE_MG = Decimal(1_000_000)
 _SAMPLE_KEYS = {
     "drawn_at": True,
     "last_dose_at": False,
@@ -161,6 +164,11 @@ def _parse_regimen(value: object) -> Regimen:
     daily = parse_number(raw["daily_dose_mg"], field="regimen.daily_dose_mg")
     if daily <= 0:
         raise InputError("regimen.daily_dose_mg", f"must be positive, not {daily}")
+    if daily > MAX_PLAUSIBLE_DAILY_DOSE_MG:
+        raise InputError(
+            "regimen.daily_dose_mg",
+            f"must be at most {MAX_PLAUSIBLE_DAILY_DOSE_MG} mg/day, not {daily}",
+        )
     administrations = _integer(
         raw["administrations_per_day"], "regimen.administrations_per_day", 1, 4
     )

@@ -56,6 +56,16 @@ CODE_DESCRIPTIONS: dict[str, str] = {
 
 _FREQUENCY = {1: "once daily", 2: "twice daily", 3: "three times daily", 4: "four times daily"}
 ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}
+_ORDINAL_SUFFIXES = {1: "st", 2: "nd", 3: "rd"}
+
+
+def ordinal(number: int) -> str:
+    """first to fifth in words, then 6th, 11th, 12th, 21st, 22nd, 23rd, 101st."""
+    if number in ORDINALS:
+        return ORDINALS[number]
+    teens = number % 100 in (11, 12, 13)
+    suffix = "th" if teens else _ORDINAL_SUFFIXES.get(number % 10, "th")
+    return f"{number}{suffix}"
 
 
 def format_number(value: Decimal) -> str:

@@ -23,7 +23,7 @@ from advice.engine.dosing import (
     level_down,
     split_daily_dose,
 )
-from advice.engine.text import ORDINALS, format_number, format_regimen
+from advice.engine.text import format_number, format_regimen, ordinal
 
 
 @dataclass(frozen=True)
@@ -132,8 +132,7 @@ def toxicity_advice(
     name = drug.drug
     current_split = split_daily_dose(current, regimen.administrations_per_day, drug)
     current_text = format_regimen(current_split, regimen.administrations_per_day)
-    ordinal = ORDINALS.get(occurrence, f"{occurrence}th")
-    event = f"{term} grade {grade} ({ordinal} occurrence)"
+    event = f"{term} grade {grade} ({ordinal(occurrence)} occurrence)"
     resume: DoseSplit | None = None
     warnings: list[str] = []
 

@@ -1,4 +1,4 @@
-"""SPEC §9: the `advise` JSON case, its validation and the output object."""
+"""docs/clinical-rules.md §11: the `advise` JSON case, its validation and the output object."""
 
 import copy
 import json
@@ -20,7 +20,7 @@ from advice.engine.rules import advise
 
 FIND_DRUG = shipped_catalogue_finder()
 
-SPEC_CASE = {
+DOCUMENTED_CASE = {
     "drug": "sorafenib",
     "indication": None,
     "phase": "maintenance",
@@ -61,8 +61,9 @@ REMOVE = object()
 
 
 def with_change(path, value):
-    """SPEC_CASE with the value at a dotted path (list indexes as numbers) replaced or removed."""
-    payload = copy.deepcopy(SPEC_CASE)
+    """DOCUMENTED_CASE with the value at a dotted path (list indexes as numbers) replaced or
+    removed."""
+    payload = copy.deepcopy(DOCUMENTED_CASE)
     *parents, last = path.split(".")
     target = payload
     for key in parents:
@@ -77,7 +78,7 @@ def with_change(path, value):
 
 
 def test_the_spec_example():
-    output = advise_json(SPEC_CASE, FIND_DRUG)
+    output = advise_json(DOCUMENTED_CASE, FIND_DRUG)
     assert output.keys() >= OUTPUT_KEYS
     assert output["evaluable"] is True
     assert output["reasons"] == []
@@ -111,7 +112,7 @@ def _assert_plain_json(value):
 
 
 def test_output_holds_json_values_only():
-    output = advise_json(SPEC_CASE, FIND_DRUG)
+    output = advise_json(DOCUMENTED_CASE, FIND_DRUG)
     _assert_plain_json(output)
     assert json.loads(json.dumps(output)) == output
     assert type(output["ctrough_ng_ml"]) is int
@@ -204,7 +205,7 @@ def test_bad_input_names_the_field(path, value, field):
 
 def test_a_payload_that_is_not_an_object():
     with pytest.raises(InputError) as caught:
-        parse_case([SPEC_CASE], FIND_DRUG)
+        parse_case([DOCUMENTED_CASE], FIND_DRUG)
     assert caught.value.field == "case"
 
 

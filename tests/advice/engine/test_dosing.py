@@ -1,4 +1,4 @@
-"""SPEC §5: dose levels and the split of a daily dose over administrations."""
+"""docs/clinical-rules.md §4: dose levels and the split of a daily dose over administrations."""
 
 from decimal import Decimal
 
@@ -14,7 +14,8 @@ D = Decimal
 @pytest.mark.parametrize(
     ("label", "current", "up", "down"),
     [
-        # sorafenib levels 200..1600 in 200 mg steps, max 1600 (800 mg BID, seeds/000).
+        # sorafenib levels 200..1600 in 200 mg steps, max 1600 (800 mg BID; Guchelaar et al.,
+        # Biomed Pharmacother 2022).
         ("sorafenib", "600", "800", "400"),
         ("sorafenib", "200", "400", None),
         ("sorafenib", "1600", None, "1400"),
@@ -41,7 +42,7 @@ def test_levels(label, current, up, down):
 @pytest.mark.parametrize(
     ("label", "daily", "administrations", "parts", "used", "warnings"),
     [
-        # SPEC §5 examples.
+        # The examples of docs/clinical-rules.md §4.
         ("sorafenib", "1000", 2, ("600", "400"), 2, ()),
         ("sorafenib", "600", 2, ("400", "200"), 2, ()),
         ("sorafenib", "800", 2, ("400", "400"), 2, ()),

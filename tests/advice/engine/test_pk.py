@@ -1,6 +1,6 @@
-"""SPEC §4: evaluability, reason codes, steady state and the Ctrough formula."""
+"""docs/clinical-rules.md §2: evaluability, reason codes, steady state and the Ctrough formula."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -59,11 +59,13 @@ def test_dosing_interval(administrations, tau):
     assert dosing_interval_h(administrations) == Decimal(tau)
 
 
-# §4.2 Ctrough = C x 0.5 ^ ((tau - t) / t1/2); values computed by hand at 40 digits.
+# docs/clinical-rules.md §2.3: Ctrough = C x 0.5 ^ ((tau - t) / t1/2); values computed by hand
+# at 40 digits.
 @pytest.mark.parametrize(
     ("label", "hours", "concentration", "ctrough", "method"),
     [
-        # sorafenib BID: tau 12 h, t1/2 36 h; the SPEC §5 example at trough.
+        # sorafenib BID: tau 12 h, t1/2 36 h; the worked example of docs/clinical-rules.md §3 at
+        # trough.
         ("sorafenib", 12, "2870", "2870.00", "measured"),
         # 2 h early: 2870 x 0.5^(2/36) = 2761.5824...
         ("sorafenib", 10, "2870", "2761.58", "extrapolated"),
@@ -134,7 +136,7 @@ def test_hours_after_dose(drawn_at, last_dose_at, hours):
     assert result.hours_after_dose == Decimal(hours)
 
 
-# §4.1: each reason code, with the boundary on both sides.
+# docs/clinical-rules.md §2.1: each reason code, with the boundary on both sides.
 @pytest.mark.parametrize(
     ("kwargs", "reasons"),
     [
@@ -327,3 +329,110 @@ def test_naive_datetimes_are_refused():
             treatment_start=START,
             last_dose_change=None,
         )
+
+
+# --- edges of the time rules and what an estimate reports -----------------------------------
+
+
+@pytest.mark.parametrize("administrations", [0, 5])
+def test_a_dosing_frequency_outside_1_to_4_is_refused(administrations):
+    with pytest.raises(ValueError, match=r"^administrations_per_day must be between 1 and 4$"):
+        dosing_interval_h(administrations)
+
+
+def exact_sample(last_dose_at, drawn_at, concentration="2870"):
+    return SampleInput(
+        drawn_at=drawn_at, last_dose_at=last_dose_at, concentration_ng_ml=Decimal(concentration)
+    )
+
+
+def estimate_exact(sample, label="sorafenib", administrations=2):
+    return estimate_ctrough(
+        sample,
+        drug=DRUGS[label],
+        administrations_per_day=administrations,
+        treatment_start=START,
+        last_dose_change=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("drawn_at", "reasons"),
+    [
+        # sorafenib's 10 h minimum is judged on the exact time, fractions of a second included.
+        (datetime(2024, 3, 1, 7, 0, 0, 500_000, tzinfo=CET), ()),
+        (datetime(2024, 3, 1, 6, 59, 59, 500_000, tzinfo=CET), ("before_min_time",)),
+    ],
+)
+def test_the_minimum_time_after_the_dose_counts_fractions_of_a_second(drawn_at, reasons):
+    sample = exact_sample(datetime(2024, 2, 29, 21, 0, tzinfo=CET), drawn_at)
+    assert estimate_exact(sample).reasons == reasons
+
+
+def test_the_estimate_uses_the_time_since_the_dose_to_the_microsecond():
+    # dasatinib QD (t1/2 4 h) drawn 35 h 0.999999 s after the dose at 10^9 ng/mL:
+    # 10^9 x 0.5^((86400 - 126000.999999) / 14400) = 6727495143.3768... ng/mL. A microsecond
+    # moves this estimate by about 0.3 ng/mL.
+    dose = datetime(2024, 2, 29, 21, 0, tzinfo=CET)
+    sample = exact_sample(dose, dose + timedelta(hours=35, microseconds=999_999), "1e9")
+    result = estimate_exact(sample, "dasatinib", 1)
+    assert result.ctrough_ng_ml == Decimal("6727495143.38")
+
+
+@pytest.mark.parametrize("seconds_after_dose", [0, 0.5])
+def test_a_sample_drawn_at_the_time_of_the_dose_is_too_early_not_before_the_dose(
+    seconds_after_dose,
+):
+    dose = datetime(2024, 3, 1, 9, 0, tzinfo=CET)
+    sample = exact_sample(dose, dose + timedelta(seconds=seconds_after_dose))
+    assert estimate_exact(sample).reasons == ("before_min_time",)
+
+
+@pytest.mark.parametrize(
+    ("drawn_at", "last_dose_at", "message"),
+    [
+        (
+            datetime(2024, 3, 1, 9, 0),  # noqa: DTZ001 - the refused case
+            None,
+            "^drawn_at must carry a time zone offset$",
+        ),
+        (
+            datetime(2024, 3, 1, 9, 0, tzinfo=CET),
+            datetime(2024, 2, 29, 21, 0),  # noqa: DTZ001 - the refused case
+            "^last_dose_at must carry a time zone offset$",
+        ),
+    ],
+)
+def test_a_time_without_offset_is_refused_naming_it(drawn_at, last_dose_at, message):
+    with pytest.raises(ValueError, match=message):
+        estimate_exact(exact_sample(last_dose_at, drawn_at))
+
+
+def test_a_sample_without_a_result_must_be_flagged_below_lloq():
+    sample = SampleInput(
+        drawn_at=datetime(2024, 3, 1, 9, 0, tzinfo=CET),
+        last_dose_at=datetime(2024, 2, 29, 21, 0, tzinfo=CET),
+        concentration_ng_ml=None,
+    )
+    with pytest.raises(
+        ValueError, match=r"^a sample without a concentration must be flagged below_lloq$"
+    ):
+        estimate_exact(sample)
+
+
+def test_steady_state_of_a_sample_drawn_in_utc_counts_from_midnight_utc():
+    # sorafenib 5 x 36 h = 180 h after 2024-02-01 00:00 UTC is 2024-02-08 12:00 UTC.
+    result = estimate(
+        drawn_at=datetime(2024, 2, 3, 9, 0, tzinfo=UTC),
+        last_dose_change=date(2024, 2, 1),
+    )
+    assert result.evaluable
+    assert result.steady_state_at == datetime(2024, 2, 8, 12, 0, tzinfo=UTC)
+
+
+def test_an_evaluable_estimate_reports_the_dosing_interval_and_cycle_day():
+    # regorafenib 21/28 from 2024-01-01: 2024-01-15 is day 15; once daily, tau 24 h.
+    result = estimate("regorafenib", hours=24, drawn_at=datetime(2024, 1, 15, 9, 0, tzinfo=CET))
+    assert result.evaluable
+    assert result.tau_h == Decimal(24)
+    assert result.cycle_day == 15

@@ -1,4 +1,5 @@
-"""SPEC §5: the advice table row by row, its order, the proposed regimen and the text."""
+"""docs/clinical-rules.md §3–§5: the advice table row by row, its order, the proposed regimen
+and the text."""
 
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -61,7 +62,8 @@ def case(
 
 
 def test_the_sorafenib_example_from_the_study():
-    """seeds/000: 600 mg/day, Ctrough 2870 ng/mL, no ADR, maintenance -> 800 mg/day."""
+    """Guchelaar et al., Biomed Pharmacother 2022, table 2: 600 mg/day, Ctrough 2870 ng/mL, no
+    ADR, maintenance -> 800 mg/day."""
     result = advise(case("sorafenib", "2870", daily="600", administrations=2))
     assert result.evaluable
     assert result.ctrough_ng_ml == D("2870.00")
@@ -86,7 +88,8 @@ def test_the_sorafenib_example_from_the_study():
     )
 
 
-# One row per line of the SPEC §5 table; sorafenib target 3750, sunitinib target 50 / upper 100.
+# One row per line of the advice table (docs/clinical-rules.md §3); sorafenib target 3750,
+# sunitinib target 50 / upper 100.
 @pytest.mark.parametrize(
     ("kwargs", "action", "proposed", "predicted"),
     [
@@ -257,7 +260,8 @@ def test_reduction_from_between_levels_goes_to_the_level_below():
 
 
 def test_above_label_dose():
-    # sorafenib label maximum 800 mg/day; TDM may go to 1600 (seeds/000).
+    # sorafenib label maximum 800 mg/day; TDM may go to 1600 (Guchelaar et al., Biomed
+    # Pharmacother 2022, §2.2).
     result = advise(case(concentration="2870", daily="800"))
     assert result.action == "increase"
     assert result.proposed_daily_dose_mg == D("1000")

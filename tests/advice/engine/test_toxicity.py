@@ -1,4 +1,5 @@
-"""SPEC §5 last bullets, seeds/002 table 5: advice on logging an adverse event."""
+"""docs/clinical-rules.md §6 (Bolondi et al., Future Oncol 2015, table 5): advice on logging an
+adverse event."""
 
 from datetime import date
 from decimal import Decimal
@@ -263,3 +264,95 @@ def test_toxicity_advice_as_json():
         "measure_ctrough": True,
         "text": advice.text,
     }
+
+
+# --- defaults, messages and the full texts --------------------------------------------------
+
+
+def test_a_first_grade_2_event_is_reassessed_unless_no_improvement_is_reported():
+    assert toxicity_action(2, 1) == "reassess"
+
+
+@pytest.mark.parametrize(
+    ("grade", "occurrence", "message"),
+    [
+        (0, 1, "^grade must be between 1 and 5$"),
+        (6, 1, "^grade must be between 1 and 5$"),
+        (2, 0, "^occurrence must be 1 or more$"),
+    ],
+)
+def test_an_impossible_grade_or_occurrence_is_refused_naming_it(grade, occurrence, message):
+    with pytest.raises(ValueError, match=message):
+        toxicity_action(grade, occurrence)
+
+
+@pytest.mark.parametrize(
+    ("occurrence", "words"),
+    [
+        (5, "fifth"),
+        (6, "6th"),
+        (11, "11th"),
+        (12, "12th"),
+        (13, "13th"),
+        (21, "21st"),
+        (22, "22nd"),
+        (23, "23rd"),
+        (24, "24th"),
+        (101, "101st"),
+        (111, "111th"),
+    ],
+)
+def test_the_occurrence_is_written_as_an_english_ordinal(occurrence, words):
+    advice = toxicity_advice(
+        term="Fatigue",
+        grade=1,
+        occurrence=occurrence,
+        regimen=SORAFENIB_800_BID,
+        drug=DRUGS["sorafenib"],
+    )
+    assert advice.text.startswith(f"Fatigue grade 1 ({words} occurrence): continue sorafenib")
+
+
+def test_an_unrelated_event_text_leaves_the_decision_to_the_physician():
+    advice = toxicity_advice(
+        term="Fall",
+        grade=3,
+        occurrence=1,
+        regimen=SORAFENIB_800_BID,
+        drug=DRUGS["sorafenib"],
+        related=False,
+    )
+    assert advice.text == (
+        "Fall grade 3 (first occurrence) is recorded as not related to sorafenib: no dose "
+        "modification by the toxicity rules; continue sorafenib 800 mg/day (400 mg + 400 mg) "
+        "unless the physician decides otherwise."
+    )
+
+
+def test_no_lower_level_text_asks_the_physician_to_resume_or_discontinue():
+    advice = toxicity_advice(
+        term="Diarrhea",
+        grade=3,
+        occurrence=1,
+        regimen=Regimen(daily_dose_mg=D("250"), administrations_per_day=1),
+        drug=DRUGS["gefitinib"],
+    )
+    assert advice.text == (
+        "Diarrhea grade 3 (first occurrence): interrupt gefitinib until the toxicity has resolved "
+        "to grade 0-1. 250 mg/day is not above the lowest dose level (250 mg/day): the physician "
+        "decides whether to resume at this dose or discontinue."
+    )
+
+
+def test_a_resume_dose_given_once_daily_instead_of_twice_says_so():
+    # sorafenib 400 mg/day twice daily, one level lower is one 200 mg tablet a day.
+    advice = toxicity_advice(
+        term="Diarrhea",
+        grade=3,
+        occurrence=1,
+        regimen=Regimen(daily_dose_mg=D("400"), administrations_per_day=2),
+        drug=DRUGS["sorafenib"],
+    )
+    assert "then resume one dose level lower at 200 mg/day (once daily instead of twice " in (
+        advice.text
+    )

@@ -1,4 +1,5 @@
-"""SPEC §3: concentration units, conversions to ng/mL and validation of reported results."""
+"""docs/clinical-rules.md §1: concentration units, conversions to ng/mL and validation of
+reported results."""
 
 from decimal import Decimal
 
@@ -7,6 +8,7 @@ import pytest
 from advice.engine.errors import InputError
 from advice.engine.units import (
     canonical_unit,
+    factor_to_ng_ml,
     from_ng_ml,
     parse_number,
     sample_concentration_ng_ml,
@@ -135,3 +137,146 @@ def test_sample_concentration_rejects(concentration, unit, below_lloq, field):
             concentration, unit, below_lloq=below_lloq, molar_mass_g_mol=SORAFENIB_MOLAR_MASS
         )
     assert caught.value.field == field
+
+
+# --- the messages a caller sees --------------------------------------------------------------
+
+
+def test_an_unknown_unit_is_refused_as_the_sample_unit_listing_the_accepted_units():
+    with pytest.raises(InputError) as caught:
+        canonical_unit("mmol")
+    assert str(caught.value) == (
+        "sample.unit: unknown unit 'mmol'; use one of ng/mL, µg/L, ug/L, µg/mL, ug/mL, mg/L, nmol/L"
+    )
+
+
+def test_a_conversion_names_the_field_it_is_given():
+    with pytest.raises(InputError) as caught:
+        to_ng_ml(Decimal(1), "mmol", SORAFENIB_MOLAR_MASS, field="samples[2].unit")
+    assert caught.value.field == "samples[2].unit"
+    with pytest.raises(InputError) as caught:
+        from_ng_ml(Decimal(1), "mmol", SORAFENIB_MOLAR_MASS, field="display.unit")
+    assert caught.value.field == "display.unit"
+
+
+def test_a_conversion_back_from_ng_ml_names_the_unit_field_by_default():
+    with pytest.raises(InputError) as caught:
+        from_ng_ml(Decimal(1), "mmol", SORAFENIB_MOLAR_MASS)
+    assert caught.value.field == "unit"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (float("nan"), "x: must be a finite number, not nan"),
+        (float("inf"), "x: must be a finite number, not inf"),
+        (Decimal("NaN"), "x: must be a finite number, not Decimal('NaN')"),
+        (Decimal("-Infinity"), "x: must be a finite number, not Decimal('-Infinity')"),
+        ("12", "x: must be a number, not '12'"),
+    ],
+)
+def test_a_value_that_is_no_finite_number_is_refused_with_its_reason(value, message):
+    with pytest.raises(InputError) as caught:
+        parse_number(value, field="x")
+    assert str(caught.value) == message
+
+
+class _NumberWithoutDigits(float):
+    """A float type (as some libraries define) whose text is not a number."""
+
+    def __str__(self):
+        return "n/a"
+
+
+def test_a_number_whose_text_is_not_a_number_is_refused_naming_the_field():
+    with pytest.raises(InputError) as caught:
+        parse_number(_NumberWithoutDigits(1.5), field="sample.concentration")
+    assert str(caught.value) == "sample.concentration: must be a number, not 1.5"
+
+
+def test_a_whole_number_too_long_to_print_is_refused_as_implausible_not_crashing():
+    # Python will not turn an int of more than 4300 digits into text; it is still a number,
+    # and far above 1 g/mL.
+    with pytest.raises(InputError) as caught:
+        sample_concentration_ng_ml(
+            10**5000, "ng/mL", below_lloq=False, molar_mass_g_mol=SORAFENIB_MOLAR_MASS
+        )
+    assert caught.value.field == "sample.concentration"
+    assert "is above 1 g/mL: not a possible concentration" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("concentration", "unit", "below_lloq", "message"),
+    [
+        (
+            None,
+            "ng/mL",
+            False,
+            "sample.concentration: a concentration is required unless the result is below LLOQ",
+        ),
+        (-1, "ng/mL", False, "sample.concentration: must not be negative (-1)"),
+        (
+            0,
+            "ng/mL",
+            False,
+            "sample.concentration: zero is not a measured concentration; report a result below "
+            "the assay's lower limit of quantification with below_lloq true",
+        ),
+        (
+            1000001,
+            "mg/L",
+            False,
+            "sample.concentration: 1000001 mg/L is above 1 g/mL: not a possible concentration",
+        ),
+    ],
+)
+def test_a_refused_result_says_why(concentration, unit, below_lloq, message):
+    with pytest.raises(InputError) as caught:
+        sample_concentration_ng_ml(
+            concentration, unit, below_lloq=below_lloq, molar_mass_g_mol=SORAFENIB_MOLAR_MASS
+        )
+    assert str(caught.value) == message
+
+
+def test_exactly_1_g_per_ml_is_still_accepted():
+    # §1: only a value *above* 1 g/mL (10^9 ng/mL) is refused.
+    result = sample_concentration_ng_ml(
+        1000000, "mg/L", below_lloq=False, molar_mass_g_mol=SORAFENIB_MOLAR_MASS
+    )
+    assert result == Decimal("1e9")
+
+
+@pytest.mark.parametrize(
+    ("concentration", "unit", "below_lloq", "field"),
+    [
+        (2870, "mmol", False, "samples[1].unit"),
+        (None, "mmol/L", True, "samples[1].unit"),
+        (-1, "ng/mL", False, "samples[1].concentration"),
+    ],
+)
+def test_a_refused_result_names_the_field_under_the_given_prefix(
+    concentration, unit, below_lloq, field
+):
+    with pytest.raises(InputError) as caught:
+        sample_concentration_ng_ml(
+            concentration,
+            unit,
+            below_lloq=below_lloq,
+            molar_mass_g_mol=SORAFENIB_MOLAR_MASS,
+            field_prefix="samples[1]",
+        )
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("unit", "factor"),
+    [("ng/mL", "1"), ("ug/L", "1"), ("mg/L", "1000"), ("µg/mL", "1000"), ("nmol/L", "0.4648")],
+)
+def test_the_factor_to_ng_ml_of_each_unit(unit, factor):
+    assert factor_to_ng_ml(unit, SORAFENIB_MOLAR_MASS) == Decimal(factor)
+
+
+def test_the_factor_of_an_unknown_unit_is_refused_as_the_sample_unit():
+    with pytest.raises(InputError) as caught:
+        factor_to_ng_ml("mmol", SORAFENIB_MOLAR_MASS)
+    assert caught.value.field == "sample.unit"
