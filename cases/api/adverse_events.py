@@ -69,5 +69,7 @@ class AdverseEventViewSet(ScopedViewSet):
         event = self.get_object()
         serializer = AdverseEventResolveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        event = services.adverse_event_resolve(actor=request.user, event=event, **serializer.data)
+        event = services.adverse_event_resolve(
+            actor=request.user, event=event, **serializer.validated_data
+        )
         return Response(self.get_serializer(event).data)

@@ -6,14 +6,18 @@ each action takes the `format` argument it is called with.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import Any
 
 import django_filters
+import django_filters.fields
+from django import forms
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from cases.api.fields import OUT_OF_RANGE
 from cases.api.permissions import RolePermissions
 
 
@@ -41,3 +45,21 @@ def by_id(field: str) -> django_filters.NumberFilter:
     """Filter on a parent's id without checking that the parent exists: another site's id and
     an unused id must both answer with an empty list, or the answer reveals what exists."""
     return django_filters.NumberFilter(field_name=f"{field}_id")
+
+
+class _BoundedIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        # In UTC: PostgreSQL refuses offsets past ±15:59 that Python and ISO 8601 accept.
+        try:
+            return moment.astimezone(datetime.UTC)
+        except OverflowError:
+            raise forms.ValidationError(OUT_OF_RANGE, code="invalid") from None
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 time filter that refuses, with 400, a time the database cannot compare."""
+
+    field_class = _BoundedIsoDateTimeField

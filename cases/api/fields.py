@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -68,6 +70,10 @@ class UserField(serializers.SlugRelatedField):
         )
 
 
+# A moment the database cannot hold: near year 1 or 9999, its UTC time leaves the calendar.
+OUT_OF_RANGE = "is outside the years 1 to 9999 once converted to UTC."
+
+
 class LocalDateTimeField(serializers.DateTimeField):
     """A date-time; one without UTC offset is read in the installation's time zone, unless the
     clocks change at that hour (skipped or repeated): then it is not one moment, and refused."""
@@ -81,7 +87,11 @@ class LocalDateTimeField(serializers.DateTimeField):
                     f"{value:%Y-%m-%d %H:%M} is not a single moment in {zone} (the clocks "
                     "change then); give the UTC offset, e.g. +01:00 or +02:00."
                 )
-        return super().enforce_timezone(value)
+        # In UTC: PostgreSQL refuses offsets past ±15:59 that Python and ISO 8601 accept.
+        try:
+            return super().enforce_timezone(value).astimezone(datetime.UTC)
+        except OverflowError:
+            raise serializers.ValidationError(OUT_OF_RANGE) from None
 
 
 class UnitField(serializers.CharField):

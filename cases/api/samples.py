@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from cases import services
-from cases.api.base import ScopedViewSet, by_id
+from cases.api.base import IsoDateTimeFilter, ScopedViewSet, by_id
 from cases.api.fields import LocalDateTimeField, NumberField, UnitField, VisibleRelatedField
 from cases.models import Sample, Treatment
 
@@ -66,8 +66,8 @@ class SampleCancelSerializer(serializers.Serializer):
 
 class SampleFilter(django_filters.FilterSet):
     treatment = by_id("treatment")
-    drawn_after = django_filters.IsoDateTimeFilter(field_name="drawn_at", lookup_expr="gte")
-    drawn_before = django_filters.IsoDateTimeFilter(field_name="drawn_at", lookup_expr="lt")
+    drawn_after = IsoDateTimeFilter(field_name="drawn_at", lookup_expr="gte")
+    drawn_before = IsoDateTimeFilter(field_name="drawn_at", lookup_expr="lt")
 
     class Meta:
         model = Sample
