@@ -30,6 +30,8 @@ from cases.models import AdverseEvent, AuditEvent, DoseRegimen, Drug, Sample
 logger = logging.getLogger(__name__)
 
 OPEN_STATES = (Advice.State.DRAFT, Advice.State.RELEASED)
+# Advice answers the patient's exposure now: a change further away than this is not this advice.
+LONGEST_DECISION_LEAD = datetime.timedelta(days=90)
 # Sample-driven actions that change the prescribed dose when accepted.
 DOSE_CHANGING_ACTIONS = frozenset({"increase", "reduce", "continue_step_up"})
 
@@ -349,6 +351,11 @@ def advice_accept(
         )
     if effective_date < today:
         raise ValidationError({"effective_date": ["The change cannot take effect in the past."]})
+    if effective_date > today + LONGEST_DECISION_LEAD:
+        latest = today + LONGEST_DECISION_LEAD
+        raise ValidationError(
+            {"effective_date": [f"A decision takes effect within 90 days: {latest} at the latest."]}
+        )
     before = audit.snapshot(advice)
     _apply_decision(actor=actor, advice=advice, effective_date=effective_date)
     advice.state = Advice.State.ACCEPTED

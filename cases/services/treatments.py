@@ -21,6 +21,7 @@ from cases.models import (
 )
 from cases.services.validation import (
     add_error,
+    beyond_planning_horizon,
     full_clean,
     raise_if,
     require_site_role,
@@ -56,13 +57,21 @@ def check_dose(
         return
     split = clinical.split_daily_dose(drug, daily_dose_mg, administrations_per_day)
     if split.administrations_per_day != administrations_per_day:
+        # A drug without a largest single dose changes administrations only because its
+        # strengths cannot make the equal parts.
+        strengths = ", ".join(format(v.normalize(), "f") for v in facts.strengths_mg)
+        why = (
+            f"exceeds the largest single dose of {facts.label} "
+            f"({format(facts.max_single_dose_mg.normalize(), 'f')} mg)"
+            if facts.max_single_dose_mg is not None
+            else f"cannot be made in equal parts from the strengths of {facts.label} "
+            f"({strengths} mg)"
+        )
         add_error(
             errors,
             "administrations_per_day",
             f"{format(daily_dose_mg.normalize(), 'f')} mg/day in {administrations_per_day} "
-            f"administration(s) exceeds the largest single dose of {facts.label} "
-            f"({format(facts.max_single_dose_mg.normalize(), 'f')} mg); "
-            f"give it in {split.administrations_per_day}.",
+            f"administration(s) {why}; give it in {split.administrations_per_day}.",
         )
 
 
@@ -86,6 +95,8 @@ def treatment_create(
         check_dose(errors, drug, daily_dose_mg, administrations_per_day, off_label_reason)
     if start_date.year < patient.birth_year:
         add_error(errors, "start_date", "The treatment cannot start before the patient was born.")
+    if too_far := beyond_planning_horizon(start_date, timezone.localdate()):
+        add_error(errors, "start_date", too_far)
     raise_if(errors)
     treatment = Treatment.objects.create(
         patient=patient, drug=drug, start_date=start_date, created_by=actor
@@ -162,6 +173,8 @@ def dose_regimen_create(
         add_error(errors, "reason", f"Unknown reason {reason!r}.")
     elif reason == DoseRegimen.Reason.START:
         add_error(errors, "reason", "A treatment has one start regimen, created with it.")
+    if too_far := beyond_planning_horizon(effective_from, timezone.localdate()):
+        add_error(errors, "effective_from", too_far)
     if effective_from < treatment.start_date:
         add_error(errors, "effective_from", "The new dose cannot take effect before the start.")
     if treatment.stop_date is not None and effective_from >= treatment.stop_date:

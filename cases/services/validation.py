@@ -15,6 +15,17 @@ from cases.models import (
 
 # A clock a few minutes fast on a ward PC must not make a sample drawn "now" look like the future.
 CLOCK_SKEW = datetime.timedelta(minutes=5)
+# Doses are planned at most a year ahead: a date further away is a typing error (9999 for 2025),
+# and would sit in the dose history as the treatment's future.
+PLANNING_HORIZON = datetime.timedelta(days=365)
+
+
+def beyond_planning_horizon(day: datetime.date, today: datetime.date) -> str | None:
+    """The error for a planned date more than a year ahead, or None."""
+    latest = today + PLANNING_HORIZON
+    if day > latest:
+        return f"Plan at most a year ahead: {latest.isoformat()} at the latest, not {day}."
+    return None
 
 
 def raise_if(errors: dict[str, list[str]]) -> None:
