@@ -169,8 +169,8 @@ def sample_result(
 
 @transaction.atomic
 def sample_cancel(*, actor: AbstractBaseUser, sample: Sample, reason: str) -> Sample:
-    """Cancel a sample (entered in error, not drawn): it stays on record with the reason, and
-    its unsigned advice is withdrawn (superseded)."""
+    """Cancel a sample (entered in error, not drawn): it stays on record with the reason, counts
+    as not evaluable everywhere, and its unsigned advice is withdrawn (superseded)."""
     sample = Sample.objects.select_for_update().get(pk=sample.pk)
     require_site_role(actor, sample.treatment.patient.site, "sample")
     if not reason.strip():
@@ -180,7 +180,9 @@ def sample_cancel(*, actor: AbstractBaseUser, sample: Sample, reason: str) -> Sa
     before = audit.snapshot(sample)
     sample.status = Sample.Status.CANCELLED
     sample.cancel_reason = reason.strip()
-    sample.save(update_fields=["status", "cancel_reason", "updated_at"])
+    # Its value may be the error being cancelled: no page, export or outcome may use it.
+    sample.evaluable = False
+    sample.save(update_fields=["status", "cancel_reason", "evaluable", "updated_at"])
     audit.record(actor=actor, action=AuditEvent.Action.CANCEL, instance=sample, before=before)
     signals.sample_cancelled.send(sender=Sample, sample=sample, actor=actor)
     return sample
