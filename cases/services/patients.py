@@ -18,6 +18,7 @@ from cases.models import (
 from cases.services.validation import (
     add_error,
     full_clean,
+    normalised_identifier,
     raise_if,
     require_site_role,
     staff_member,
@@ -46,13 +47,13 @@ def patient_create(
     staff_member(site, responsible_nurse, roles.NURSE, "responsible_nurse")
     patient = Patient(
         site=site,
-        study_number=study_number.strip(),
+        study_number=normalised_identifier(study_number),
         sex=sex,
         birth_year=birth_year,
         tumour=tumour.strip(),
         tumour_code=tumour_code.strip(),
         name=name.strip(),
-        record_number=record_number.strip(),
+        record_number=normalised_identifier(record_number),
         treating_physician=treating_physician,
         responsible_nurse=responsible_nurse,
     )

@@ -20,6 +20,12 @@ CLOCK_SKEW = datetime.timedelta(minutes=5)
 PLANNING_HORIZON = datetime.timedelta(days=365)
 
 
+def normalised_identifier(value: str) -> str:
+    """A study or record number as stored: without surrounding spaces, in capitals, so that
+    `tdm-0001` and ` TDM-0001 ` are the patient `TDM-0001` and cannot be registered twice."""
+    return value.strip().upper()
+
+
 def beyond_planning_horizon(day: datetime.date, today: datetime.date) -> str | None:
     """The error for a planned date more than a year ahead, or None."""
     latest = today + PLANNING_HORIZON

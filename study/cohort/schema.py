@@ -24,6 +24,7 @@ from typing import Annotated, Any, Self
 
 from django.utils import timezone
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -39,7 +40,7 @@ from advice.engine.units import NG_PER_ML
 from cases.models import AdverseEvent, DoseRegimen, Patient
 from cases.models.patients import study_number_validator
 from cases.models.sites import site_code_validator
-from cases.services.validation import CLOCK_SKEW
+from cases.services.validation import CLOCK_SKEW, normalised_identifier
 from study.cohort.records import DECISIONS, FORMAT, CohortError
 from study.cohort.values import (
     WORDED,
@@ -320,15 +321,19 @@ class TreatmentEntry(_Entry):
         return None
 
 
+def _normalised_record_number(value: str | None) -> str | None:
+    return None if value is None else normalised_identifier(value)
+
+
 class PatientEntry(_Entry):
-    study_number: coded(study_number_validator)
+    study_number: Annotated[coded(study_number_validator), AfterValidator(normalised_identifier)]
     site: text(20)
     sex: choice(Patient.Sex.values)
     birth_year: BirthYear
     tumour: text(200)
     tumour_code: optional_text(20)
     name: optional_text(200)
-    record_number: optional_text(40)
+    record_number: Annotated[optional_text(40), AfterValidator(_normalised_record_number)]
     treatments: _entries(TreatmentEntry)
 
     @model_validator(mode="after")
