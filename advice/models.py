@@ -136,3 +136,8 @@ class Advice(SiteScopedModel, TimestampedModel):
 
     def get_action_display_text(self) -> str:
         return self.action.replace("_", " ")
+
+
+# The states in which advice still waits for its decision (its report is re-rendered, a newer
+# result supersedes it, a cancelled sample withdraws it).
+OPEN_STATES = (Advice.State.DRAFT, Advice.State.RELEASED)

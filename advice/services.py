@@ -22,14 +22,14 @@ from advice import inputs as advice_inputs
 from advice import signals
 from advice.engine.case_input import advice_to_json, json_number, toxicity_advice_to_json
 from advice.engine.codes import DISCONTINUE, INTERRUPT, INTERRUPT_THEN_REDUCE
-from advice.models import Advice
+from advice.models import OPEN_STATES, Advice
 from cases import access, audit, clinical, services
 from cases.errors import StateConflict
 from cases.models import AdverseEvent, AuditEvent, DoseRegimen, Drug, Sample
+from tdm_site.background import BACKLOG_GRACE
 
 logger = logging.getLogger(__name__)
 
-OPEN_STATES = (Advice.State.DRAFT, Advice.State.RELEASED)
 # Advice answers the patient's exposure now: a change further away than this is not this advice.
 LONGEST_DECISION_LEAD = datetime.timedelta(days=90)
 # Sample-driven actions that change the prescribed dose when accepted.
@@ -170,8 +170,6 @@ def advice_create_for_adverse_event(*, event_id: int) -> Advice | None:
         return advice
 
 
-# The sweep leaves fresh records to the task queued on commit; only older ones are a backlog.
-BACKLOG_GRACE = datetime.timedelta(minutes=2)
 # An AE logged while the drug was interrupted gets no toxicity advice; stop looking after this.
 BACKLOG_HORIZON = datetime.timedelta(days=30)
 

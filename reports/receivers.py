@@ -4,7 +4,7 @@ cancelled (`cases.signals`): queued on commit."""
 from django.dispatch import receiver
 
 from advice import signals
-from advice.models import Advice
+from advice.models import OPEN_STATES, Advice
 from cases import signals as records
 from reports import tasks
 from tdm_site.background import queue_on_commit
@@ -25,7 +25,7 @@ def render_signed_report(sender, advice, **kwargs) -> None:
 def render_without_the_cancelled_sample(sender, sample, **kwargs) -> None:
     """The open advice of the treatment plots its samples: draw it again without this one."""
     open_advice = Advice.objects.filter(
-        treatment_id=sample.treatment_id, state__in=[Advice.State.DRAFT, Advice.State.RELEASED]
+        treatment_id=sample.treatment_id, state__in=OPEN_STATES
     ).exclude(sample=sample)
     for advice_id in open_advice.values_list("pk", flat=True):
         queue_on_commit(tasks.render_advice_report, advice_id)

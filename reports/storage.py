@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from advice.models import Advice
+from advice.models import OPEN_STATES, Advice
 from reports.data import report_data
 from reports.render import render_pdf, write_pdf_atomically
 
@@ -42,7 +42,7 @@ def _store(content: bytes, name: str) -> str:
 def render_open_report(*, advice_id: int) -> str:
     """(Re-)render the unsigned clinical report of open advice; returns its SHA-256."""
     advice = _load(advice_id)
-    if advice.state not in (Advice.State.DRAFT, Advice.State.RELEASED):
+    if advice.state not in OPEN_STATES:
         return advice.report_sha256
     content = render_pdf(report_data(advice, clinical_copy=True))
     sha256 = hashlib.sha256(content).hexdigest()
@@ -87,7 +87,7 @@ def stored_pdf(advice: Advice) -> bytes:
             render_signed_report(advice_id=advice.pk)
             advice.refresh_from_db(fields=["signed_report_pdf", "signed_report_sha256"])
         return _read(advice.signed_report_pdf.name)
-    if advice.state in (Advice.State.DRAFT, Advice.State.RELEASED) and not advice.report_sha256:
+    if advice.state in OPEN_STATES and not advice.report_sha256:
         render_open_report(advice_id=advice.pk)
         advice.refresh_from_db(fields=["report_pdf", "report_sha256"])
     if advice.report_pdf:

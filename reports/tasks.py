@@ -6,20 +6,15 @@ worker or the web process starts.
 
 from __future__ import annotations
 
-import datetime
 import logging
 
 from celery import shared_task
 from django.utils import timezone
 
-from advice.models import Advice
-from tdm_site.background import TASK_OPTIONS
+from advice.models import OPEN_STATES, Advice
+from tdm_site.background import BACKLOG_GRACE, TASK_OPTIONS
 
 logger = logging.getLogger(__name__)
-
-# The sweep leaves fresh advice to the task queued on commit; only older advice is a backlog.
-BACKLOG_GRACE = datetime.timedelta(minutes=2)
-OPEN_STATES = (Advice.State.DRAFT, Advice.State.RELEASED)
 
 
 @shared_task(**TASK_OPTIONS)

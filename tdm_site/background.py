@@ -11,6 +11,7 @@ A service queues its own app's task object, importing the task module inside the
 
 from __future__ import annotations
 
+import datetime
 import logging
 import smtplib
 from typing import Any
@@ -20,6 +21,10 @@ from django.db import transaction
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 logger = logging.getLogger(__name__)
+
+# A backlog sweep leaves fresh records to the task queued on their commit; only older ones are
+# work whose message never reached a worker.
+BACKLOG_GRACE = datetime.timedelta(minutes=2)
 
 TRANSIENT_ERRORS = (DatabaseOperationalError, smtplib.SMTPException, ConnectionError, TimeoutError)
 

@@ -6,7 +6,6 @@ each action takes the `format` argument it is called with.
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +16,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from cases.api.fields import OUT_OF_RANGE
+from cases.api.fields import OUT_OF_RANGE, in_utc
 from cases.api.permissions import RolePermissions
 
 
@@ -52,11 +51,9 @@ class _BoundedIsoDateTimeField(django_filters.fields.IsoDateTimeField):
         moment = super().to_python(value)
         if moment is None:
             return None
-        # In UTC: PostgreSQL refuses offsets past ±15:59 that Python and ISO 8601 accept.
-        try:
-            return moment.astimezone(datetime.UTC)
-        except OverflowError:
-            raise forms.ValidationError(OUT_OF_RANGE, code="invalid") from None
+        if (utc := in_utc(moment)) is None:
+            raise forms.ValidationError(OUT_OF_RANGE, code="invalid")
+        return utc
 
 
 class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):

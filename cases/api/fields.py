@@ -74,6 +74,15 @@ class UserField(serializers.SlugRelatedField):
 OUT_OF_RANGE = "is outside the years 1 to 9999 once converted to UTC."
 
 
+def in_utc(moment: datetime.datetime) -> datetime.datetime | None:
+    """The moment in UTC, or None when it leaves the calendar there. Times reach the database in
+    UTC: PostgreSQL refuses offsets past ±15:59 that Python and ISO 8601 accept."""
+    try:
+        return moment.astimezone(datetime.UTC)
+    except OverflowError:
+        return None
+
+
 class LocalDateTimeField(serializers.DateTimeField):
     """A date-time; one without UTC offset is read in the installation's time zone, unless the
     clocks change at that hour (skipped or repeated): then it is not one moment, and refused."""
@@ -87,11 +96,10 @@ class LocalDateTimeField(serializers.DateTimeField):
                     f"{value:%Y-%m-%d %H:%M} is not a single moment in {zone} (the clocks "
                     "change then); give the UTC offset, e.g. +01:00 or +02:00."
                 )
-        # In UTC: PostgreSQL refuses offsets past ±15:59 that Python and ISO 8601 accept.
-        try:
-            return super().enforce_timezone(value).astimezone(datetime.UTC)
-        except OverflowError:
-            raise serializers.ValidationError(OUT_OF_RANGE) from None
+        moment = in_utc(super().enforce_timezone(value))
+        if moment is None:
+            raise serializers.ValidationError(OUT_OF_RANGE)
+        return moment
 
 
 class UnitField(serializers.CharField):

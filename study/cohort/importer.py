@@ -23,7 +23,7 @@ from django.utils import timezone
 from advice import services as advice_services
 from advice.engine import ctcae
 from advice.engine.units import MAX_PLAUSIBLE_NG_ML, NG_PER_ML, to_ng_ml
-from advice.models import Advice
+from advice.models import OPEN_STATES, Advice
 from cases import audit, services
 from cases.errors import StateConflict
 from cases.models import AuditEvent, Drug, Patient, Site
@@ -298,7 +298,7 @@ def advice_import_decision(
     signed report is rendered.
     """
     advice = Advice.objects.select_for_update().get(pk=advice.pk)
-    if advice.kind != Advice.Kind.SAMPLE or advice.state not in advice_services.OPEN_STATES:
+    if advice.kind != Advice.Kind.SAMPLE or advice.state not in OPEN_STATES:
         raise StateConflict(
             f"Only open sample advice takes a decision; this one is {advice.state}."
         )
