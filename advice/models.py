@@ -20,8 +20,9 @@ class Advice(SiteScopedModel, TimestampedModel):
     the engine's output as it was; the columns beside them are what the pharmacist released
     (`edited` says whether they differ). `report_pdf` is the unsigned report, re-rendered while
     the advice is open; `signed_report_pdf` is rendered once after the decision.
-    Workflow: draft → released → accepted | rejected, or superseded by a newer result. Once
-    signed, nothing about an advice changes.
+    Workflow: draft → released → accepted | rejected, or superseded by a newer or corrected
+    result, or withdrawn by the pharmacist with a reason. Once signed, nothing about an advice
+    changes: an advice computed after a correction of its sample names it in `follows`.
     """
 
     class State(models.TextChoices):
@@ -30,6 +31,7 @@ class Advice(SiteScopedModel, TimestampedModel):
         ACCEPTED = "accepted"
         REJECTED = "rejected"
         SUPERSEDED = "superseded"
+        WITHDRAWN = "withdrawn"
 
     class Kind(models.TextChoices):
         SAMPLE = "sample", "Ctrough result"
@@ -82,6 +84,15 @@ class Advice(SiteScopedModel, TimestampedModel):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     rejection_reason = models.TextField(blank=True)
+    withdrawal_reason = models.TextField(blank=True)
+    follows = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="followed_by",
+        help_text="The signed advice on the same sample before it was corrected",
+    )
     checks_confirmed = models.JSONField(default=list, blank=True)
     effective_date = models.DateField(null=True, blank=True)
     dose_regimen = models.OneToOneField(
@@ -103,6 +114,7 @@ class Advice(SiteScopedModel, TimestampedModel):
         permissions = [
             ("release_advice", "Can review and release advice to the physician"),
             ("sign_advice", "Can accept or reject released advice"),
+            ("withdraw_advice", "Can withdraw draft advice with a reason"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -110,20 +122,26 @@ class Advice(SiteScopedModel, TimestampedModel):
                 | models.Q(kind="toxicity", adverse_event__isnull=False),
                 name="advice_has_its_source",
             ),
-            # One live advice per source record: a task that runs twice creates it once.
+            # One open advice per source record: a task that runs twice creates it once. A
+            # sample corrected after its advice was signed gets a new one beside the signed one.
             models.UniqueConstraint(
                 fields=["sample"],
-                condition=models.Q(sample__isnull=False) & ~models.Q(state="superseded"),
-                name="one_live_advice_per_sample",
+                condition=models.Q(sample__isnull=False, state__in=["draft", "released"]),
+                name="one_open_advice_per_sample",
             ),
             models.UniqueConstraint(
                 fields=["adverse_event"],
-                condition=models.Q(adverse_event__isnull=False) & ~models.Q(state="superseded"),
+                condition=models.Q(adverse_event__isnull=False)
+                & ~models.Q(state__in=["superseded", "withdrawn"]),
                 name="one_live_advice_per_adverse_event",
             ),
             models.CheckConstraint(
                 condition=~models.Q(state="rejected") | ~models.Q(rejection_reason=""),
                 name="advice_rejection_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state="withdrawn") | ~models.Q(withdrawal_reason=""),
+                name="advice_withdrawal_has_reason",
             ),
         ]
         indexes = [

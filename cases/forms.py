@@ -257,10 +257,16 @@ class TreatmentForm(DoseFieldsMixin):
         error_messages={"invalid_choice": "Unknown drug: choose one from the catalogue."},
     )
     start_date = DateField(label="Start date")
+    overlap_reason = forms.CharField(
+        label="Reason for a second course of the same drug",
+        required=False,
+        max_length=200,
+        help_text="Only when the patient already takes this drug and both courses are intended.",
+    )
 
     field_order = [
         "drug", "start_date", "daily_dose_mg", "administrations_per_day",
-        "off_label_confirmed", "off_label_dose_mg", "off_label_reason",
+        "off_label_confirmed", "off_label_dose_mg", "off_label_reason", "overlap_reason",
     ]  # fmt: skip
 
     def __init__(self, *args, **kwargs):

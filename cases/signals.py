@@ -19,6 +19,9 @@ from cases.models import AuditEvent
 sample_resulted = Signal()
 # A sample was cancelled (entered in error, not drawn): `sample=<Sample>`, `actor=<User>`.
 sample_cancelled = Signal()
+# A drawn or resulted sample's times or result were corrected: `sample=<Sample>` (as corrected),
+# `actor=<User>`, `reason=<str>`.
+sample_corrected = Signal()
 # An adverse event was logged: `event=<AdverseEvent>`.
 adverse_event_recorded = Signal()
 

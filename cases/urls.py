@@ -1,6 +1,15 @@
 from django.urls import path
 
-from cases.views import adverse_events, audit, patients, samples, treatments, worklist
+from cases.views import (
+    adverse_events,
+    audit,
+    extra_samples,
+    patients,
+    regimens,
+    samples,
+    treatments,
+    worklist,
+)
 
 urlpatterns = [
     path("worklist/", worklist.worklist, name="worklist"),
@@ -17,6 +26,17 @@ urlpatterns = [
     path("treatments/<int:pk>/dose/", treatments.dose_change, name="dose-change"),
     path("treatments/<int:pk>/stop/", treatments.treatment_stop, name="treatment-stop"),
     path("treatments/<int:pk>/samples/new/", samples.sample_create, name="sample-create"),
+    path(
+        "treatments/<int:pk>/extra-samples/new/",
+        extra_samples.extra_sample_create,
+        name="extra-sample-create",
+    ),
+    path("regimens/<int:pk>/withdraw/", regimens.regimen_withdraw, name="regimen-withdraw"),
+    path(
+        "regimens/<int:pk>/entered-in-error/",
+        regimens.regimen_entered_in_error,
+        name="regimen-entered-in-error",
+    ),
     path("treatments/<int:pk>/samples/preview/", samples.sample_preview, name="sample-preview"),
     path(
         "treatments/<int:pk>/adverse-events/new/",
@@ -26,6 +46,7 @@ urlpatterns = [
     path("samples/<int:pk>/", samples.sample_detail, name="sample-detail"),
     path("samples/<int:pk>/result/", samples.sample_result, name="sample-result"),
     path("samples/<int:pk>/cancel/", samples.sample_cancel, name="sample-cancel"),
+    path("samples/<int:pk>/correct/", samples.sample_correct, name="sample-correct"),
     path(
         "adverse-events/<int:pk>/", adverse_events.adverse_event_detail, name="adverse-event-detail"
     ),

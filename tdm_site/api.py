@@ -8,8 +8,9 @@ from advice.api import AdviceViewSet
 from cases.api.adverse_events import AdverseEventViewSet
 from cases.api.drugs import DrugViewSet
 from cases.api.patients import PatientViewSet
+from cases.api.regimens import DoseRegimenViewSet
 from cases.api.samples import SampleViewSet
-from cases.api.treatments import DoseRegimenViewSet, TreatmentViewSet
+from cases.api.treatments import TreatmentViewSet
 from reports.api import AdviceReportViewSet
 from study.api import ExportViewSet
 

@@ -49,6 +49,7 @@ NONLINEAR_ABSORPTION = "nonlinear_absorption"
 ABOVE_LABEL_DOSE = "above_label_dose"
 # Every warning code, in the order `warnings` lists them.
 WARNING_ORDER: tuple[str, ...] = (
+    pk.IMPLAUSIBLE_VALUE,
     pk.NOT_STEADY_STATE,
     BELOW_LOWEST_LEVEL,
     ADMINISTRATIONS_CHANGED,

@@ -39,6 +39,9 @@ REASON_ORDER: tuple[str, ...] = (
 )
 
 NOT_STEADY_STATE = "not_steady_state"
+# The measured value lies outside the drug's plausible range (docs/clinical-rules.md §2.3) and
+# was stored only because the user confirmed it.
+IMPLAUSIBLE_VALUE = "implausible_value"
 METHOD_MEASURED = "measured"
 METHOD_EXTRAPOLATED = "extrapolated"
 

@@ -40,6 +40,7 @@ CODE_DESCRIPTIONS: dict[str, str] = {
     "of trough",
     pk.OFF_CYCLE: "drawn in the off period of an intermittent schedule",
     pk.BELOW_LLOQ: "result below the assay's lower limit of quantification",
+    pk.IMPLAUSIBLE_VALUE: "value outside the drug's plausible range, confirmed by the user",
     pk.NOT_STEADY_STATE: "drawn less than 5 half-lives after the start, resumption or last dose "
     "change: advice is provisional",
     BELOW_LOWEST_LEVEL: "a reduction is indicated but the dose is already at the lowest level",

@@ -1,9 +1,9 @@
-"""The treatments and dose-regimens resources of the API, and a treatment's schedule."""
+"""The treatments resource of the API and a treatment's schedule."""
 
 from __future__ import annotations
 
 import django_filters
-from django.db.models import F, Prefetch
+from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers
@@ -13,25 +13,9 @@ from rest_framework.response import Response
 from advice.engine.case_input import json_number
 from cases import clinical, services
 from cases.api.base import ScopedViewSet, by_id
-from cases.api.fields import NumberField, VisiblePatientField, VisibleRelatedField
-from cases.models import DoseRegimen, Drug, Treatment
-
-
-class DoseRegimenSerializer(serializers.ModelSerializer):
-    daily_dose_mg = NumberField()
-    advice = serializers.IntegerField(
-        source="advice_id",
-        read_only=True,
-        allow_null=True,
-        help_text="The advice that prescribed this dose",
-    )
-
-    class Meta:
-        model = DoseRegimen
-        fields = [
-            "id", "treatment", "effective_from", "daily_dose_mg", "administrations_per_day",
-            "split_mg", "reason", "advice", "off_label", "off_label_reason", "created_at",
-        ]  # fmt: skip
+from cases.api.fields import VisiblePatientField
+from cases.api.regimens import DoseRegimenSerializer, OffLabelMixin, regimens_with_advice
+from cases.models import Drug, Treatment
 
 
 class TreatmentSerializer(serializers.ModelSerializer):
@@ -72,24 +56,6 @@ class TreatmentSerializer(serializers.ModelSerializer):
         return regimen.administrations_per_day if regimen else None
 
 
-class OffLabelMixin(serializers.Serializer):
-    off_label_confirmed = serializers.BooleanField(required=False, default=False)
-    off_label_reason = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, default=""
-    )
-
-    def validate(self, attrs):
-        attrs = super().validate(attrs)
-        confirmed = attrs.pop("off_label_confirmed")
-        reason = attrs.get("off_label_reason", "").strip()
-        if confirmed and not reason:
-            raise serializers.ValidationError(
-                {"off_label_reason": ["Give the reason for the off-label dose."]}
-            )
-        attrs["off_label_reason"] = reason if confirmed else ""
-        return attrs
-
-
 class TreatmentCreateSerializer(OffLabelMixin):
     patient = VisiblePatientField()
     drug = serializers.CharField(max_length=60)
@@ -99,6 +65,13 @@ class TreatmentCreateSerializer(OffLabelMixin):
     start_date = serializers.DateField()
     daily_dose_mg = serializers.DecimalField(max_digits=8, decimal_places=2)
     administrations_per_day = serializers.IntegerField()
+    overlap_reason = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Why a second live treatment of the same drug is intended",
+    )
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
@@ -117,16 +90,6 @@ class TreatmentCreateSerializer(OffLabelMixin):
             raise serializers.ValidationError({"indication": [message]})
         attrs["drug"] = matching[0]
         return attrs
-
-
-class DoseRegimenCreateSerializer(OffLabelMixin):
-    treatment = VisibleRelatedField(queryset=Treatment.objects.all())
-    effective_from = serializers.DateField()
-    daily_dose_mg = serializers.DecimalField(max_digits=8, decimal_places=2)
-    administrations_per_day = serializers.IntegerField()
-    reason = serializers.ChoiceField(
-        choices=[c for c in DoseRegimen.Reason.choices if c[0] != DoseRegimen.Reason.START]
-    )
 
 
 class DueDateSerializer(serializers.Serializer):
@@ -154,22 +117,9 @@ class TreatmentFilter(django_filters.FilterSet):
         fields = ["patient", "drug"]
 
 
-class DoseRegimenFilter(django_filters.FilterSet):
-    treatment = by_id("treatment")
-
-    class Meta:
-        model = DoseRegimen
-        fields = ["treatment", "reason"]
-
-
-def _regimens():
-    # The id of the advice that prescribed each dose, without loading the advice rows.
-    return DoseRegimen.objects.annotate(advice_id=F("advice__id"))
-
-
 def _treatments_with_history():
     return Treatment.objects.select_related("patient", "drug").prefetch_related(
-        Prefetch("regimens", queryset=_regimens().order_by("effective_from"))
+        Prefetch("regimens", queryset=regimens_with_advice().order_by("effective_from"))
     )
 
 
@@ -193,16 +143,3 @@ class TreatmentViewSet(ScopedViewSet):
         query.is_valid(raise_exception=True)
         due = clinical.treatment_schedule(treatment, until=query.validated_data.get("until"))
         return Response(ScheduleSerializer({"due": due}).data)
-
-
-@extend_schema_view(
-    create=extend_schema(
-        request=DoseRegimenCreateSerializer, responses={201: DoseRegimenSerializer}
-    )
-)
-class DoseRegimenViewSet(ScopedViewSet):
-    queryset = _regimens()
-    serializer_class = DoseRegimenSerializer
-    input_serializer_class = DoseRegimenCreateSerializer
-    create_service = staticmethod(services.dose_regimen_create)
-    filterset_class = DoseRegimenFilter

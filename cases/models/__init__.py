@@ -1,12 +1,12 @@
 """The clinical records: sites, patients, treatments, dose regimens, samples, adverse events,
-the drug catalogue and the audit trail (docs/data-model.md)."""
+the drug catalogue and the audit trail (docs/data-dictionary.md)."""
 
 from .adverse_events import AdverseEvent
 from .audit import AuditEvent, AuditTrailIsAppendOnly
 from .base import SiteScopedModel, TimestampedModel
 from .drugs import Drug, DrugVersion
 from .patients import Patient
-from .samples import Sample
+from .samples import ExtraDueDate, Sample
 from .sites import Site, SiteMembership
 from .treatments import DoseRegimen, Treatment
 
@@ -17,6 +17,7 @@ __all__ = [
     "DoseRegimen",
     "Drug",
     "DrugVersion",
+    "ExtraDueDate",
     "Patient",
     "Sample",
     "Site",

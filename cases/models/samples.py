@@ -51,6 +51,11 @@ class Sample(SiteScopedModel, TimestampedModel):
         help_text="Per-analyte results in ng/mL where the target is a sum (sunitinib + SU12662)",
     )
     lab_accession = models.CharField(max_length=60, blank=True)
+    confirmed_implausible = models.BooleanField(
+        default=False,
+        help_text="The user confirmed a value or time outside the plausible range "
+        "(docs/clinical-rules.md §2)",
+    )
     cancel_reason = models.CharField(max_length=200, blank=True)
     concentration_ng_ml = models.DecimalField(**CONCENTRATION, null=True, editable=False)
     hours_after_dose = models.DecimalField(
@@ -71,6 +76,7 @@ class Sample(SiteScopedModel, TimestampedModel):
 
     class Meta:
         ordering = ["treatment", "drawn_at"]
+        permissions = [("correct_sample", "Can correct a sample's times or result with a reason")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(concentration__isnull=True) | models.Q(concentration__gte=0),
@@ -94,3 +100,34 @@ class Sample(SiteScopedModel, TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.treatment.patient} sample {self.drawn_at:%Y-%m-%d %H:%M}"
+
+
+class ExtraDueDate(SiteScopedModel):
+    """An unscheduled sample asked for on a date (e.g. "re-sample in 2 weeks"): a due date of
+    kind `extra` beside the regular schedule (docs/sampling-schedule.md)."""
+
+    site_lookup = "treatment__patient__site"
+
+    treatment = models.ForeignKey(
+        Treatment, on_delete=models.PROTECT, related_name="extra_due_dates"
+    )
+    date = models.DateField()
+    reason = models.CharField(max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, editable=False)
+
+    class Meta:
+        ordering = ["treatment", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["treatment", "date"], name="one_extra_sample_per_day"),
+            models.CheckConstraint(condition=~models.Q(reason=""), name="extra_sample_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"extra sample for {self.treatment} on {self.date:%Y-%m-%d}"

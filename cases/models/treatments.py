@@ -34,6 +34,11 @@ class Treatment(SiteScopedModel, TimestampedModel):
     start_date = models.DateField()
     stop_date = models.DateField(null=True, blank=True)
     stop_reason = models.CharField(max_length=200, blank=True)
+    overlap_reason = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Why this treatment overlaps another live treatment of the same drug",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -56,13 +61,21 @@ class Treatment(SiteScopedModel, TimestampedModel):
     def __str__(self) -> str:
         return f"{self.patient} – {self.drug} from {self.start_date:%Y-%m-%d}"
 
+    def live_regimens(self) -> list["DoseRegimen"]:
+        """The regimens that count, oldest first: withdrawn and entered-in-error ones are kept
+        for the record only (uses a prefetched `regimens` if any)."""
+        return sorted(
+            (r for r in self.regimens.all() if r.status == DoseRegimen.Status.ACTIVE),
+            key=lambda r: r.effective_from,
+        )
+
     def dose_history(self) -> list[regimens.DoseStep]:
-        """The regimens as plain values, oldest first (uses a prefetched `regimens` if any)."""
-        return [r.as_step() for r in sorted(self.regimens.all(), key=lambda r: r.effective_from)]
+        """The live regimens as plain values, oldest first."""
+        return [r.as_step() for r in self.live_regimens()]
 
     def regimen_on(self, day: datetime.date) -> "DoseRegimen | None":
-        candidates = [r for r in self.regimens.all() if r.effective_from <= day]
-        return max(candidates, key=lambda r: r.effective_from) if candidates else None
+        candidates = [r for r in self.live_regimens() if r.effective_from <= day]
+        return candidates[-1] if candidates else None
 
     def status_on(self, day: datetime.date) -> str:
         return regimens.status_on(day, self.dose_history(), self.stop_date)
@@ -74,9 +87,16 @@ class Treatment(SiteScopedModel, TimestampedModel):
 class DoseRegimen(SiteScopedModel):
     """One prescribed daily dose within a treatment, from `effective_from` until the next one.
 
-    A daily dose of 0 mg is an interruption. Rows are never edited or deleted: a correction is a
-    new regimen, so the dose history stays what was prescribed at each moment.
+    A daily dose of 0 mg is an interruption. Rows are never deleted and their dose is never
+    edited: a change is a new regimen. One not yet in effect can be withdrawn, one already in
+    effect marked entered in error; either stays on record, struck through, and counts for
+    nothing (docs/workflow.md §5).
     """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        WITHDRAWN = "withdrawn"
+        ENTERED_IN_ERROR = "entered_in_error", "entered in error"
 
     class Reason(models.TextChoices):
         START = "start"
@@ -111,12 +131,35 @@ class DoseRegimen(SiteScopedModel):
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True, editable=False)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.ACTIVE, editable=False
+    )
+    status_reason = models.CharField(max_length=200, blank=True, editable=False)
+    status_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["treatment", "effective_from"]
+        permissions = [
+            ("withdraw_doseregimen", "Can withdraw a dose regimen not yet in effect"),
+            ("mark_doseregimen_in_error", "Can mark a dose regimen in effect as entered in error"),
+        ]
         constraints = [
             models.UniqueConstraint(
-                fields=["treatment", "effective_from"], name="one_regimen_per_treatment_day"
+                fields=["treatment", "effective_from"],
+                condition=models.Q(status="active"),
+                name="one_live_regimen_per_treatment_day",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="active") | ~models.Q(status_reason=""),
+                name="regimen_withdrawal_has_reason",
             ),
             models.CheckConstraint(
                 condition=models.Q(daily_dose_mg__gte=0), name="regimen_dose_not_negative"

@@ -10,10 +10,19 @@ app (advice on a result), the service sends a signal of `cases.signals`.
 from cases.services.adverse_events import adverse_event_record, adverse_event_resolve
 from cases.services.drugs import drug_save
 from cases.services.patients import patient_create
-from cases.services.samples import sample_build, sample_cancel, sample_record, sample_result
+from cases.services.samples import (
+    sample_build,
+    sample_cancel,
+    sample_recompute,
+    sample_record,
+    sample_result,
+)
 from cases.services.treatments import (
     check_dose,
     dose_regimen_create,
+    dose_regimen_mark_in_error,
+    dose_regimen_withdraw,
+    dose_regimens_withdraw_from,
     treatment_create,
     treatment_stop,
 )
@@ -23,10 +32,14 @@ __all__ = [
     "adverse_event_resolve",
     "check_dose",
     "dose_regimen_create",
+    "dose_regimen_mark_in_error",
+    "dose_regimen_withdraw",
+    "dose_regimens_withdraw_from",
     "drug_save",
     "patient_create",
     "sample_build",
     "sample_cancel",
+    "sample_recompute",
     "sample_record",
     "sample_result",
     "treatment_create",

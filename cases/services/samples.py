@@ -186,3 +186,39 @@ def sample_cancel(*, actor: AbstractBaseUser, sample: Sample, reason: str) -> Sa
     audit.record(actor=actor, action=AuditEvent.Action.CANCEL, instance=sample, before=before)
     signals.sample_cancelled.send(sender=Sample, sample=sample, actor=actor)
     return sample
+
+
+COMPUTED_FIELDS = [
+    "daily_dose_mg", "administrations_per_day", "concentration_ng_ml", "hours_after_dose",
+    "estimated_ctrough_ng_ml", "method", "evaluable", "not_evaluable_reasons", "warnings",
+]  # fmt: skip
+
+
+def sample_recompute(*, actor: AbstractBaseUser | None, sample: Sample, reason: str) -> Sample:
+    """Copy the dose in effect on the draw day again and recompute the sample, in the caller's
+    transaction (the dose history under it was corrected). A resulted sample whose estimate
+    changed is announced as corrected, so its open advice is computed again."""
+    sample = (
+        Sample.objects.select_for_update(of=("self",))
+        .select_related("treatment__drug", "treatment__patient__site")
+        .get(pk=sample.pk)
+    )
+    before = audit.snapshot(sample)
+    regimen = sample.treatment.regimen_on(timezone.localdate(sample.drawn_at))
+    sample.daily_dose_mg = regimen.daily_dose_mg if regimen else None
+    sample.administrations_per_day = regimen.administrations_per_day if regimen else None
+    clinical.compute_sample(sample)
+    after = audit.snapshot(sample)
+    if after == before:
+        return sample
+    sample.save(update_fields=[*COMPUTED_FIELDS, "updated_at"])
+    audit.record(
+        actor=actor,
+        action=AuditEvent.Action.UPDATE,
+        instance=sample,
+        before=before,
+        detail=f"recomputed: {reason}",
+    )
+    if sample.status == Sample.Status.RESULTED:
+        signals.sample_corrected.send(sender=Sample, sample=sample, actor=actor, reason=reason)
+    return sample

@@ -6,12 +6,13 @@ import datetime
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from advice.engine.case_input import json_number
 from cases import audit, clinical
+from cases.errors import StateConflict
 from cases.models import (
     AuditEvent,
     DoseRegimen,
@@ -19,6 +20,7 @@ from cases.models import (
     Patient,
     Treatment,
 )
+from cases.services.samples import sample_recompute
 from cases.services.validation import (
     add_error,
     beyond_planning_horizon,
@@ -85,10 +87,32 @@ def treatment_create(
     daily_dose_mg: Decimal,
     administrations_per_day: int,
     off_label_reason: str = "",
+    overlap_reason: str = "",
 ) -> Treatment:
-    """Register a patient's course of a drug with its starting regimen."""
+    """Register a patient's course of a drug with its starting regimen.
+
+    A second course of the same drug that overlaps a live one is refused unless the reason it is
+    intended is given: two live courses would make two dose histories for one drug.
+    """
     require_site_role(actor, patient.site, "patient")
+    # Serialise registrations for one patient: the overlap check reads their other treatments.
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
     errors: dict[str, list[str]] = {}
+    overlap_reason = overlap_reason.strip()
+    overlapping = (
+        Treatment.objects.filter(patient=patient, drug__name=drug.name)
+        .exclude(stop_date__lte=start_date)
+        .order_by("start_date")
+        .first()
+    )
+    if overlapping is not None and not overlap_reason:
+        add_error(
+            errors,
+            "overlap_reason",
+            f"{patient.study_number} already takes {drug.name} since "
+            f"{overlapping.start_date} (treatment {overlapping.pk}): stop it first, or say why "
+            "both are intended.",
+        )
     if daily_dose_mg <= 0:
         add_error(errors, "daily_dose_mg", "The starting daily dose must be above 0 mg.")
     else:
@@ -99,7 +123,11 @@ def treatment_create(
         add_error(errors, "start_date", too_far)
     raise_if(errors)
     treatment = Treatment.objects.create(
-        patient=patient, drug=drug, start_date=start_date, created_by=actor
+        patient=patient,
+        drug=drug,
+        start_date=start_date,
+        overlap_reason=overlap_reason if overlapping is not None else "",
+        created_by=actor,
     )
     audit.record(actor=actor, action=AuditEvent.Action.CREATE, instance=treatment)
     _regimen_insert(
@@ -167,7 +195,7 @@ def dose_regimen_create(
         .get(pk=treatment.pk)
     )
     require_site_role(actor, treatment.patient.site, "treatment")
-    history = list(treatment.regimens.order_by("effective_from"))
+    history = treatment.live_regimens()
     errors: dict[str, list[str]] = {}
     if reason not in DoseRegimen.Reason.values:
         add_error(errors, "reason", f"Unknown reason {reason!r}.")
@@ -216,4 +244,157 @@ def treatment_stop(
     )
     treatment.refresh_from_db()
     audit.record(actor=actor, action=AuditEvent.Action.UPDATE, instance=treatment, before=before)
+    dose_regimens_withdraw_from(
+        actor=actor,
+        treatment=treatment,
+        first_day=stop_date,
+        reason=f"treatment stopped on {stop_date.isoformat()}",
+    )
     return treatment
+
+
+def _require_permission(actor: AbstractBaseUser | None, permission: str, message: str) -> None:
+    if actor is not None and not actor.has_perm(permission):
+        raise PermissionDenied(message)
+
+
+def _set_status(
+    *, actor: AbstractBaseUser | None, regimen: DoseRegimen, status: str, reason: str
+) -> DoseRegimen:
+    before = audit.snapshot(regimen)
+    regimen.status = status
+    regimen.status_reason = reason
+    regimen.status_changed_by = actor
+    regimen.status_changed_at = timezone.now()
+    regimen.save(
+        update_fields=["status", "status_reason", "status_changed_by", "status_changed_at"]
+    )
+    audit.record(
+        actor=actor,
+        actor_username="" if actor is not None else "system",
+        action=AuditEvent.Action.UPDATE,
+        instance=regimen,
+        before=before,
+        detail=f"regimen {regimen.get_status_display()}: {reason}",
+    )
+    return regimen
+
+
+def _locked_regimen(regimen: DoseRegimen, actor: AbstractBaseUser | None) -> DoseRegimen:
+    # Lock the treatment first, as every dose change does, so the two cannot interleave.
+    Treatment.objects.select_for_update().filter(pk=regimen.treatment_id).first()
+    regimen = (
+        DoseRegimen.objects.select_for_update(of=("self",))
+        .select_related("treatment__drug", "treatment__patient__site")
+        .get(pk=regimen.pk)
+    )
+    require_site_role(actor, regimen.treatment.patient.site, "regimen")
+    if regimen.status != DoseRegimen.Status.ACTIVE:
+        raise StateConflict(
+            f"The regimen is already {regimen.get_status_display()}: {regimen.status_reason}"
+        )
+    return regimen
+
+
+def _reason_given(reason: str) -> str:
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": ["Give the reason."]})
+    return reason.strip()[:200]
+
+
+@transaction.atomic
+def dose_regimen_withdraw(
+    *,
+    actor: AbstractBaseUser | None,
+    regimen: DoseRegimen,
+    reason: str,
+    today: datetime.date | None = None,
+) -> DoseRegimen:
+    """Withdraw a regimen that has not taken effect yet: it stays on record, struck through, and
+    counts for nothing. One already in effect is corrected by `dose_regimen_mark_in_error`."""
+    _require_permission(
+        actor, "cases.withdraw_doseregimen", "Only a physician or pharmacist withdraws a dose."
+    )
+    today = today or timezone.localdate()
+    reason = _reason_given(reason)
+    regimen = _locked_regimen(regimen, actor)
+    if regimen.effective_from <= today:
+        raise StateConflict(
+            f"The regimen is in effect since {regimen.effective_from}: a physician marks it "
+            "entered in error instead."
+        )
+    return _set_status(
+        actor=actor, regimen=regimen, status=DoseRegimen.Status.WITHDRAWN, reason=reason
+    )
+
+
+@transaction.atomic
+def dose_regimen_mark_in_error(
+    *,
+    actor: AbstractBaseUser | None,
+    regimen: DoseRegimen,
+    reason: str,
+    today: datetime.date | None = None,
+) -> DoseRegimen:
+    """Mark a regimen already in effect as entered in error: the dose history is read as if it
+    had never been prescribed, and the samples drawn under it are computed again."""
+    _require_permission(
+        actor, "cases.mark_doseregimen_in_error", "Only a physician corrects the dose history."
+    )
+    today = today or timezone.localdate()
+    reason = _reason_given(reason)
+    regimen = _locked_regimen(regimen, actor)
+    if regimen.effective_from > today:
+        raise StateConflict(
+            f"The regimen takes effect on {regimen.effective_from}: withdraw it instead."
+        )
+    treatment = regimen.treatment
+    if regimen.reason == DoseRegimen.Reason.START:
+        raise ValidationError(
+            {
+                "regimen": [
+                    "The start regimen is the treatment itself: stop the treatment with the "
+                    "reason and register it again with the right dose."
+                ]
+            }
+        )
+    _set_status(
+        actor=actor, regimen=regimen, status=DoseRegimen.Status.ENTERED_IN_ERROR, reason=reason
+    )
+    following = [
+        r.effective_from
+        for r in treatment.live_regimens()
+        if r.effective_from > regimen.effective_from
+    ]
+    affected = treatment.samples.filter(
+        status__in=["drawn", "resulted"], drawn_at__date__gte=regimen.effective_from
+    )
+    if following:
+        affected = affected.filter(drawn_at__date__lt=following[0])
+    for sample in affected.select_for_update():
+        sample_recompute(actor=actor, sample=sample, reason=f"dose history corrected: {reason}")
+    return regimen
+
+
+def dose_regimens_withdraw_from(
+    *,
+    actor: AbstractBaseUser | None,
+    treatment: Treatment,
+    first_day: datetime.date,
+    reason: str,
+) -> list[DoseRegimen]:
+    """Withdraw, in the caller's transaction, every live regimen of the treatment that takes
+    effect on or after `first_day`: an interruption, a reduction or a stop must not be undone by
+    a change accepted earlier for a later date."""
+    pending = list(
+        DoseRegimen.objects.select_for_update()
+        .filter(
+            treatment=treatment, status=DoseRegimen.Status.ACTIVE, effective_from__gte=first_day
+        )
+        .order_by("effective_from")
+    )
+    for regimen in pending:
+        _set_status(
+            actor=actor, regimen=regimen, status=DoseRegimen.Status.WITHDRAWN, reason=reason[:200]
+        )
+    return pending

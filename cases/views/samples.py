@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -148,3 +149,7 @@ def sample_cancel(request, pk: int):
             messages.success(request, "Sample cancelled; its unsigned advice is withdrawn.")
             return redirect("treatment-detail", pk=sample.treatment_id)
     return sample_page(request, sample, cancel_form=form)
+
+
+def sample_correct(request, pk):
+    raise Http404

@@ -113,6 +113,7 @@ def treatment_create(request, pk: int):
                 daily_dose_mg=dose,
                 administrations_per_day=form.cleaned_data["administrations_per_day"],
                 off_label_reason=off_label_reason,
+                overlap_reason=form.cleaned_data["overlap_reason"],
             )
         except ValidationError as error:
             apply_errors(form, error, {"daily_dose_mg": dose_field})

@@ -74,6 +74,8 @@ def _base(resource: str, case: dict[str, Any]) -> dict[str, Any]:
             "start_date": "2024-03-04",
             "daily_dose_mg": 600,
             "administrations_per_day": 2,
+            # TDM-A001 already takes sorafenib: a second live course needs its reason.
+            "overlap_reason": "second course intended by the study protocol",
         },
         "samples": {
             "treatment": treatment,
@@ -125,6 +127,11 @@ BAD_INPUT: dict[str, tuple[str, dict[str, Any] | Callable[[], dict[str, Any]], s
     "unknown CTCAE term": ("adverse-events", {"term": "Feeling blue"}, "term"),
     "resolved before onset": ("adverse-events", {"resolved": "2024-02-09"}, "resolved"),
     "unknown drug": ("treatments", {"drug": "aspirin"}, "drug"),
+    "a second live sorafenib course without a reason": (
+        "treatments",
+        {"overlap_reason": ""},
+        "overlap_reason",
+    ),
     "imatinib without indication": (
         "treatments",
         {"drug": "imatinib", "daily_dose_mg": 400, "administrations_per_day": 1},
