@@ -334,6 +334,7 @@ def _payloads(case: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "start_date": "2024-03-04",
             "daily_dose_mg": 400,
             "administrations_per_day": 2,
+            "overlap_reason": "second course intended by the study protocol",
         },
         "samples": {
             "treatment": case["treatment"].pk,
@@ -516,6 +517,7 @@ def _more_records(resource: str, staff, case: dict[str, Any], how_many: int) -> 
                 patient=case["patient"],
                 drug=treatment.drug,
                 start_date=start + datetime.timedelta(days=60 + index),
+                overlap_reason="a course per cycle, as the protocol asks",
             )
         elif resource == "samples":
             SampleFactory(

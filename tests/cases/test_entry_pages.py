@@ -91,8 +91,18 @@ def test_roles_that_do_not_register_patients_get_403(client, staff, site_a, name
     assert not Patient.objects.filter(study_number="X-1").exists()
 
 
+def _stop_first_course(case, staff) -> None:
+    services.treatment_stop(
+        actor=staff["physician_a"],
+        treatment=case["treatment"],
+        stop_date=datetime.date(2024, 5, 31),
+        reason="progressive disease",
+    )
+
+
 def test_nurse_registers_a_treatment(client, staff, case, sorafenib):
     patient = case["patient"]
+    _stop_first_course(case, staff)
     as_user(client, staff, "nurse_a")
     assert client.get(f"/patients/{patient.pk}/treatments/new/").status_code == 200
 
@@ -117,6 +127,7 @@ def test_nurse_registers_a_treatment(client, staff, case, sorafenib):
 
 def test_confirmed_off_label_dose_is_registered_with_its_reason(client, staff, case, sorafenib):
     patient = case["patient"]
+    _stop_first_course(case, staff)
     response = as_user(client, staff, "nurse_a").post(
         f"/patients/{patient.pk}/treatments/new/",
         {
