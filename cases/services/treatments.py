@@ -275,7 +275,7 @@ def _set_status(
         action=AuditEvent.Action.UPDATE,
         instance=regimen,
         before=before,
-        detail=f"regimen {regimen.get_status_display()}: {reason}",
+        detail=f"regimen {status.replace('_', ' ')}: {reason}",
     )
     return regimen
 
@@ -291,7 +291,7 @@ def _locked_regimen(regimen: DoseRegimen, actor: AbstractBaseUser | None) -> Dos
     require_site_role(actor, regimen.treatment.patient.site, "regimen")
     if regimen.status != DoseRegimen.Status.ACTIVE:
         raise StateConflict(
-            f"The regimen is already {regimen.get_status_display()}: {regimen.status_reason}"
+            f"The regimen is already {regimen.status.replace('_', ' ')}: {regimen.status_reason}"
         )
     return regimen
 

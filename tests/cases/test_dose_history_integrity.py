@@ -374,3 +374,54 @@ def _replay(staff, operations) -> None:
         assert reloaded.regimen_on(day).daily_dose_mg == expected[latest], day
     for due in clinical.due_dates(reloaded, until=_days(100)):
         assert reloaded.status_on(due.date) == "active", due
+
+
+# The pages ---------------------------------------------------------------------------------------
+
+
+def test_the_treatment_page_strikes_through_a_withdrawn_dose_and_offers_the_actions(
+    client, staff, treatment
+):
+    future = _prescribe(staff, treatment, _days(3), 800)
+    past = _prescribe(staff, treatment, _days(-3), 600)
+    client.force_login(staff["physician_a"])
+    page = client.get(f"/treatments/{treatment.pk}/").content.decode()
+    assert f'href="/regimens/{future.pk}/withdraw/"' in page
+    assert f'href="/regimens/{past.pk}/entered-in-error/"' in page
+
+    form = client.get(f"/regimens/{future.pk}/withdraw/")
+    empty = client.post(f"/regimens/{future.pk}/withdraw/", {"reason": ""})
+    done = client.post(f"/regimens/{future.pk}/withdraw/", {"reason": "wrong patient"})
+
+    assert form.status_code == 200
+    assert empty.status_code == 400
+    assert "Give the reason." in empty.content.decode()
+    assert done.status_code == 302
+    page = client.get(f"/treatments/{treatment.pk}/").content.decode()
+    assert '<tr class="struck">' in page
+    assert "<s>800 mg</s>" in page
+    assert "wrong patient" in page
+    assert f'href="/regimens/{future.pk}/withdraw/"' not in page
+
+
+def test_the_regimen_pages_refuse_who_may_not_and_what_no_longer_can(client, staff, treatment):
+    future = _prescribe(staff, treatment, _days(3), 800)
+    client.force_login(staff["nurse_a"])
+    assert (
+        f"/regimens/{future.pk}/withdraw/"
+        not in client.get(f"/treatments/{treatment.pk}/").content.decode()
+    )
+    assert client.post(f"/regimens/{future.pk}/withdraw/", {"reason": "x"}).status_code == 403
+    client.force_login(staff["physician_b"])
+    assert client.get(f"/regimens/{future.pk}/withdraw/").status_code == 404
+    client.force_login(staff["pharmacist_a"])
+    assert (
+        client.post(f"/regimens/{future.pk}/entered-in-error/", {"reason": "x"}).status_code == 403
+    )
+
+    client.force_login(staff["physician_a"])
+    client.post(f"/regimens/{future.pk}/withdraw/", {"reason": "first"})
+    again = client.post(f"/regimens/{future.pk}/withdraw/", {"reason": "second"}, follow=True)
+    assert "already withdrawn" in again.content.decode()
+    future.refresh_from_db()
+    assert future.status_reason == "first"
