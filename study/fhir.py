@@ -174,7 +174,7 @@ def _patient_page(patient_rows: Sequence[tuple], p: Pseudonymiser) -> Iterator[P
     )
     in_page = {"treatment__patient_id__in": patient_ids}
     doses = _grouped(
-        DoseRegimen.objects.filter(**in_page)
+        DoseRegimen.objects.filter(status=DoseRegimen.Status.ACTIVE, **in_page)
         .order_by("treatment_id", "effective_from")
         .values_list(
             "treatment_id", "id", "effective_from", "daily_dose_mg",

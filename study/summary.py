@@ -78,7 +78,7 @@ def _study_treatments(drug: str | None) -> list[tuple[str, outcomes.StudyTreatme
 
     doses = defaultdict(list)
     for treatment_id, effective_from, daily_dose_mg, reason in DoseRegimen.objects.filter(
-        **related_scope
+        status=DoseRegimen.Status.ACTIVE, **related_scope
     ).values_list("treatment_id", "effective_from", "daily_dose_mg", "reason"):
         doses[treatment_id].append(
             outcomes.DoseChange(

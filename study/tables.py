@@ -140,7 +140,8 @@ TREATMENTS = Table(
 
 
 def _doses() -> QuerySet:
-    return DoseRegimen.objects.all()
+    # Withdrawn and entered-in-error regimens count for nothing; the cohort file keeps them.
+    return DoseRegimen.objects.filter(status=DoseRegimen.Status.ACTIVE)
 
 
 def _dose_rows(queryset: QuerySet, p: Pseudonymiser) -> Iterator[Row]:
@@ -195,7 +196,8 @@ def _dose_rows(queryset: QuerySet, p: Pseudonymiser) -> Iterator[Row]:
 DOSES = Table(
     name="doses",
     description="The dose history: one row per prescribed daily dose (regimen) of a treatment. "
-    "A daily dose of 0 mg is an interruption.",
+    "A daily dose of 0 mg is an interruption. Withdrawn and entered-in-error regimens count for "
+    "nothing and are left out (the cohort file keeps them with their status).",
     columns=(
         Column("dose_id", "integer", "Row id of the regimen."),
         TREATMENT_ID,

@@ -9,6 +9,7 @@ app (advice on a result), the service sends a signal of `cases.signals`.
 
 from cases.services.adverse_events import adverse_event_record, adverse_event_resolve
 from cases.services.drugs import drug_save
+from cases.services.extra_due_dates import extra_due_date_create
 from cases.services.patients import patient_create
 from cases.services.samples import (
     sample_build,
@@ -21,6 +22,7 @@ from cases.services.treatments import (
     check_dose,
     dose_regimen_create,
     dose_regimen_mark_in_error,
+    dose_regimen_record_retired,
     dose_regimen_withdraw,
     dose_regimens_withdraw_from,
     treatment_create,
@@ -33,9 +35,11 @@ __all__ = [
     "check_dose",
     "dose_regimen_create",
     "dose_regimen_mark_in_error",
+    "dose_regimen_record_retired",
     "dose_regimen_withdraw",
     "dose_regimens_withdraw_from",
     "drug_save",
+    "extra_due_date_create",
     "patient_create",
     "sample_build",
     "sample_cancel",

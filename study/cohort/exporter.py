@@ -20,7 +20,7 @@ from typing import Any
 from django.utils import timezone
 
 from advice.engine.case_input import json_number
-from cases.models import Patient, Site
+from cases.models import DoseRegimen, Patient, Site
 from study.cohort import records
 from study.cohort.records import (
     FORMAT,
@@ -69,6 +69,9 @@ def _dose_json(dose: DoseRecord, dates: PatientDates) -> dict[str, Any]:
     }
     if dose.off_label_reason:
         written["off_label_reason"] = WITHHELD
+    if dose.status != DoseRegimen.Status.ACTIVE:
+        written["status"] = dose.status
+        written["status_reason"] = WITHHELD
     return written
 
 
@@ -126,6 +129,7 @@ def treatment_fields_json(treatment: TreatmentRecord, dates: PatientDates) -> di
         "stop_date": dates.day(treatment.stop_date),
         # Free text: never exported (it may name people or places).
         "stop_reason": None,
+        **({"overlap_reason": WITHHELD} if treatment.overlap_reason else {}),
     }
 
 

@@ -26,7 +26,7 @@ from advice.engine.units import MAX_PLAUSIBLE_NG_ML, NG_PER_ML, to_ng_ml
 from advice.models import OPEN_STATES, Advice
 from cases import audit, services
 from cases.errors import StateConflict
-from cases.models import AuditEvent, Drug, Patient, Site
+from cases.models import AuditEvent, DoseRegimen, Drug, Patient, Site
 from study.cohort.compare import differences
 from study.cohort.exporter import by_start
 from study.cohort.records import (
@@ -237,6 +237,7 @@ class _Checker:
             start_date=entry.start_date,
             stop_date=entry.stop_date,
             stop_reason=entry.stop_reason,
+            overlap_reason=entry.overlap_reason,
             doses=tuple(
                 DoseRecord(index=i, **dose.model_dump()) for i, dose in enumerate(entry.doses)
             ),
@@ -358,7 +359,8 @@ def _site_get_or_create(code: str, name: str, actor: AbstractBaseUser | None) ->
 def _treatment_import(
     path: str, record: TreatmentRecord, patient: Patient, actor: AbstractBaseUser | None
 ) -> None:
-    first, *changes = record.doses  # in date order, the first one the start (checked)
+    live = [dose for dose in record.doses if dose.status == DoseRegimen.Status.ACTIVE]
+    first, *changes = live  # in date order, the first one the start (checked)
     treatment = _service(
         f"{path}.doses[{first.index}]",
         services.treatment_create,
@@ -369,7 +371,24 @@ def _treatment_import(
         daily_dose_mg=first.daily_dose_mg,
         administrations_per_day=first.administrations_per_day,
         off_label_reason=first.off_label_reason,
+        overlap_reason=record.overlap_reason,
     )
+    for dose in (dose for dose in record.doses if dose.status != DoseRegimen.Status.ACTIVE):
+        # Kept for the record, as the file has it; never live, so it does not collide with the
+        # dose that replaced it.
+        _service(
+            f"{path}.doses[{dose.index}]",
+            services.dose_regimen_record_retired,
+            actor=actor,
+            treatment=treatment,
+            effective_from=dose.effective_from,
+            daily_dose_mg=dose.daily_dose_mg,
+            administrations_per_day=dose.administrations_per_day,
+            reason=dose.reason,
+            off_label_reason=dose.off_label_reason,
+            status=dose.status,
+            status_reason=dose.status_reason,
+        )
     for dose in changes:
         _service(
             f"{path}.doses[{dose.index}]",

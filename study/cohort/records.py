@@ -51,6 +51,8 @@ class DoseRecord:
     administrations_per_day: int
     reason: str
     off_label_reason: str
+    status: str
+    status_reason: str
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class TreatmentRecord:
     start_date: dt.date
     stop_date: dt.date | None
     stop_reason: str
+    overlap_reason: str
     doses: tuple[DoseRecord, ...]
     samples: tuple[SampleRecord, ...]
     adverse_events: tuple[AdverseEventRecord, ...]
@@ -157,6 +160,7 @@ def _treatment_record(treatment: Treatment, index: int) -> TreatmentRecord:
         start_date=treatment.start_date,
         stop_date=treatment.stop_date,
         stop_reason=treatment.stop_reason,
+        overlap_reason=treatment.overlap_reason,
         doses=tuple(
             DoseRecord(
                 index=position,
@@ -165,6 +169,8 @@ def _treatment_record(treatment: Treatment, index: int) -> TreatmentRecord:
                 administrations_per_day=regimen.administrations_per_day,
                 reason=regimen.reason,
                 off_label_reason=regimen.off_label_reason,
+                status=regimen.status,
+                status_reason=regimen.status_reason,
             )
             for position, regimen in enumerate(treatment.regimens.all())
         ),

@@ -104,6 +104,8 @@ class DoseEntry(_Entry):
     administrations_per_day: whole(1, 4)
     reason: choice(DoseRegimen.Reason.values)
     off_label_reason: optional_text(200)
+    status: choice(DoseRegimen.Status.values) = DoseRegimen.Status.ACTIVE
+    status_reason: optional_text(200)
 
 
 class SampleEntry(_Entry):
@@ -204,6 +206,7 @@ class TreatmentEntry(_Entry):
     start_date: IsoDate
     stop_date: IsoDate | None = None
     stop_reason: optional_text(200)
+    overlap_reason: optional_text(200)
     doses: _entries(DoseEntry)
     samples: _optional_entries(SampleEntry)
     adverse_events: _optional_entries(AdverseEventEntry)
@@ -234,6 +237,31 @@ class TreatmentEntry(_Entry):
             return [(("doses",), "must hold at least the starting dose")]
         start = self.start_date
         problems: list[tuple[Loc, str]] = []
+        # A withdrawn or entered-in-error dose is kept for the record and counts for nothing:
+        # the rules of a dose history hold for the live ones.
+        live = [
+            (position, dose)
+            for position, dose in enumerate(self.doses)
+            if dose.status == DoseRegimen.Status.ACTIVE
+        ]
+        for position, dose in enumerate(self.doses):
+            if dose.status != DoseRegimen.Status.ACTIVE:
+                if not dose.status_reason:
+                    problems.append(
+                        (
+                            ("doses", position, "status_reason"),
+                            f"is needed for a {dose.status} dose",
+                        )
+                    )
+                if dose.reason == DoseRegimen.Reason.START:
+                    problems.append((("doses", position, "status"), "the start dose is live"))
+                elif dose.effective_from < start:
+                    problems.append(
+                        (("doses", position, "from"), f"is before the start date ({start})")
+                    )
+        if not live or live[0][0] != 0:
+            problems.append((("doses", 0, "status"), "the first dose is the live start dose"))
+            return problems
         first = self.doses[0]
         if first.effective_from != start:
             problems.append(
@@ -245,7 +273,7 @@ class TreatmentEntry(_Entry):
             problems.append(
                 (("doses", 0, "daily_dose_mg"), "the starting daily dose must be above 0 mg")
             )
-        for position, (previous, dose) in enumerate(pairwise(self.doses), start=1):
+        for (_, previous), (position, dose) in pairwise(live):
             day = dose.effective_from
             if day <= previous.effective_from:
                 message = f"must be after the previous dose's date ({previous.effective_from})"
