@@ -47,3 +47,19 @@ def test_crizotinib_250_mg_once_daily_is_accepted(staff, case_at):
         administrations_per_day=1,
     )
     assert treatment.regimens.get().split_mg == [250]
+
+
+def test_the_dose_check_answers_for_every_catalogue_drug_without_assuming_optional_facts():
+    """Every drug, every dose level and a dose between levels, 0 to 5 administrations: the
+    check answers with field errors or none, never with an exception (an import runs it on
+    whatever a file holds)."""
+    for drug in Drug.objects.all():
+        facts = drug.facts()
+        doses = {*facts.dose_levels_mg, *(level + 1 for level in facts.dose_levels_mg), Decimal(0)}
+        for dose in sorted(doses):
+            for administrations in range(0, 6):
+                errors: dict[str, list[str]] = {}
+                services.check_dose(errors, drug, dose, administrations, "")
+                assert set(errors) <= {"daily_dose_mg", "administrations_per_day"}, drug
+                if administrations in (0, 5):
+                    assert "administrations_per_day" in errors
