@@ -35,6 +35,7 @@ RECORD_KIND = {
     "patients": "patient",
     "treatments": "treatment",
     "dose-regimens": "regimen",
+    "regimens": "regimen",
     "samples": "sample",
     "adverse-events": "event",
     "advice": "advice",
