@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from advice.engine import dosing, pk, units
@@ -87,13 +88,14 @@ SCHEDULE_HORIZON_DAYS = 365
 
 def due_dates(treatment: Treatment, *, until: datetime.date) -> tuple[schedule.DueDate, ...]:
     """The treatment's sampling due dates (docs/sampling-schedule.md) up to `until`, from its
-    dose history (uses prefetched regimens, so a page or task over many treatments asks nothing
-    per treatment)."""
+    dose history and its extra samples (uses prefetched `regimens` and `extra_due_dates`, so a
+    page or task over many treatments asks nothing per treatment)."""
     return schedule.compute_due_dates(
         schedule.request_from_doses(
             [(step.effective_from, step.daily_dose_mg) for step in treatment.dose_history()],
             stop=treatment.stop_date,
             until=max(until, treatment.start_date),
+            extra=[extra.date for extra in treatment.extra_due_dates.all()],
         )
     )
 
@@ -102,8 +104,11 @@ def treatment_schedule(
     treatment: Treatment, *, until: datetime.date | None = None
 ) -> list[dict[str, object]]:
     """The treatment's due dates (docs/sampling-schedule.md) up to `until` (default a year
-    ahead), each with the id of the sample that fulfils it, if any."""
+    ahead), each with the id of the sample that fulfils it, if any, and for an extra sample the
+    reason it was asked for."""
     until = until or timezone.localdate() + datetime.timedelta(days=SCHEDULE_HORIZON_DAYS)
+    # Read once for the due dates and their reasons (nothing, when the caller prefetched them).
+    prefetch_related_objects([treatment], "extra_due_dates")
     due = due_dates(treatment, until=until)
     drawn = treatment.samples.filter(
         status__in=[Sample.Status.DRAWN, Sample.Status.RESULTED]
@@ -111,7 +116,13 @@ def treatment_schedule(
     fulfilled_by = schedule.match_samples(
         due, [(sample.pk, timezone.localdate(sample.drawn_at)) for sample in drawn]
     )
+    reasons = {extra.date: extra.reason for extra in treatment.extra_due_dates.all()}
     return [
-        {"date": entry.date, "kind": entry.kind, "fulfilled_by": fulfilled_by.get(entry.date)}
+        {
+            "date": entry.date,
+            "kind": entry.kind,
+            "fulfilled_by": fulfilled_by.get(entry.date),
+            "reason": reasons[entry.date] if entry.kind == "extra" else "",
+        }
         for entry in due
     ]

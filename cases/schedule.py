@@ -1,8 +1,9 @@
 """The sampling schedule of docs/sampling-schedule.md as pure functions of plain dates.
 
-A treatment's due dates follow from its start, its dose changes, its interruptions, its stop date
-and the last day asked about (`until`). The `schedule` command reads them from JSON with
-`parse_schedule_request`; code holding a dose history builds them with `request_from_doses`.
+A treatment's due dates follow from its start, its dose changes, its interruptions, its stop date,
+the extra samples a clinician asked for and the last day asked about (`until`). The `schedule`
+command reads them from JSON with `parse_schedule_request`; code holding a dose history builds
+them with `request_from_doses`.
 Nothing here reads the clock: "today" is always an argument.
 
 Rules in the order they apply (docs/sampling-schedule.md explains them for pharmacists):
@@ -15,7 +16,10 @@ Rules in the order they apply (docs/sampling-schedule.md explains them for pharm
 3. Regular dates are start + 28, 56, 84 days, then every 84 days. One within 14 days (either
    side, inclusive) of a kept `post_change` date is dropped, as is one on an interrupted day or on
    or after the stop date.
-4. Only now is the list cut at `until`, so a longer `until` only ever appends dates.
+4. Extra dates (a sample a clinician asked for) are added as they are: they replace nothing and
+   nothing replaces them. One on a day that cannot be due is dropped; one on a day the protocol
+   already makes due adds nothing (the day keeps the protocol's kind: one entry per day).
+5. Only now is the list cut at `until`, so a longer `until` only ever appends dates.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from typing import Literal, TypeVar
 
 from advice.engine.errors import InputError
 
-DueKind = Literal["regular", "post_change"]
+DueKind = Literal["regular", "post_change", "extra"]
 ReminderKind = Literal["upcoming", "overdue"]
 
 # Guchelaar et al., Biomed Pharmacother 2022, §2.2: samples at weeks 4, 8 and 12 after the start,
@@ -51,6 +55,8 @@ UPCOMING_LEAD_DAYS = 7
 OVERDUE_AFTER_DAYS = 3
 
 SCHEDULE_KEYS = ("start", "dose_changes", "interruptions", "stop", "until")
+# The `schedule` command's keys that may be left out: no extra samples needs no `extra`.
+OPTIONAL_SCHEDULE_KEYS = ("extra",)
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 SampleId = TypeVar("SampleId", bound=Hashable)
@@ -76,8 +82,11 @@ class ScheduleRequest:
     """Everything a schedule depends on; the fields mirror the `schedule` command's JSON keys.
 
     Construction checks that the dates fit together and raises `InputError` naming the JSON path
-    of the offending value, so every request that exists can be scheduled. Dose changes and
-    interruptions keep the caller's order, so that those paths point at what the caller sent.
+    of the offending value, so every request that exists can be scheduled. Dose changes,
+    interruptions and extra dates keep the caller's order, so that those paths point at what the
+    caller sent. An extra date may lie anywhere from the start on: one that falls while the
+    treatment is interrupted or stopped is not refused but is not due (the interruption may have
+    been decided after the sample was asked for).
     """
 
     start: dt.date
@@ -85,6 +94,7 @@ class ScheduleRequest:
     interruptions: tuple[Interruption, ...]
     stop: dt.date | None
     until: dt.date
+    extra: tuple[dt.date, ...] = ()
 
     def __post_init__(self) -> None:
         if self.until < self.start:
@@ -93,6 +103,9 @@ class ScheduleRequest:
             raise InputError("stop", "must not be before start")
         self._check_interruptions()
         self._check_dose_changes()
+        for index, day in enumerate(self.extra):
+            if day < self.start:
+                raise InputError(f"extra[{index}]", "must not be before start")
 
     def _check_interruptions(self) -> None:
         for index, interruption in enumerate(self.interruptions):
@@ -158,6 +171,12 @@ def compute_due_dates(request: ScheduleRequest) -> tuple[DueDate, ...]:
     ]
     due = [DueDate(day, "regular") for day in regular]
     due += [DueDate(day, "post_change") for day in post_change if day <= request.until]
+    taken = {entry.date for entry in due}
+    due += [
+        DueDate(day, "extra")
+        for day in set(request.extra)
+        if day <= request.until and day not in taken and on_treatment(day)
+    ]
     return tuple(sorted(due, key=lambda entry: entry.date))
 
 
@@ -223,9 +242,14 @@ def _near_any(day: dt.date, sorted_days: Sequence[dt.date]) -> bool:
 
 
 def request_from_doses(
-    doses: Sequence[tuple[dt.date, Decimal]], *, stop: dt.date | None, until: dt.date
+    doses: Sequence[tuple[dt.date, Decimal]],
+    *,
+    stop: dt.date | None,
+    until: dt.date,
+    extra: Iterable[dt.date] = (),
 ) -> ScheduleRequest:
-    """The schedule inputs of a dose history: (effective from, daily dose in mg), oldest first.
+    """The schedule inputs of a dose history: (effective from, daily dose in mg), oldest first,
+    and the days of the extra samples asked for.
 
     The first regimen is the start. Every later regimen with a daily dose above 0 is a dose change
     (docs/sampling-schedule.md §2: every regimen after the first with a daily dose above 0 mg; a
@@ -268,6 +292,7 @@ def request_from_doses(
         interruptions=tuple(interruptions),
         stop=stop,
         until=until,
+        extra=tuple(extra),
     )
 
 
@@ -279,9 +304,9 @@ def match_samples(
     `samples` are (id, draw date) of drawn samples. A sample fulfils a due date it was drawn at
     most 7 days before or after. Each due date takes its nearest sample, the earlier on a tie
     (on the same day the one listed first, so list them as recorded), and a sample fulfils one
-    due date only. Due dates of
-    one schedule are at least 15 days apart, so windows only compete for a list built elsewhere;
-    there the closest pair is matched first and a tie goes to the earlier due date.
+    due date only. The protocol's dates are at least 15 days apart, so their windows compete only
+    when an extra date lies near one of them; then the closest pair is matched first and a tie
+    goes to the earlier due date.
     """
     sample_list = list(samples)
     candidates = sorted(
@@ -306,6 +331,7 @@ def reminders_to_send(
     *,
     today: dt.date,
     sent: Set[tuple[dt.date, str]],
+    registered_on: dt.date,
 ) -> tuple[Reminder, ...]:
     """The reminders the daily job sends `today`, oldest due date first.
 
@@ -315,13 +341,15 @@ def reminders_to_send(
     `upcoming` is sent 7 days before the due date, or on a later day up to the due date itself
     when the job did not run that day; not for a due date an early sample already fulfilled.
     `overdue` is sent from 3 days after the due date on while it is unfulfilled, however late the
-    job runs. Neither is ever sent twice. A missed date stays overdue after the treatment stops or
-    is interrupted, so the caller asks only for treatments on the drug today: a sample drawn off
-    the drug says nothing about the dose.
+    job runs. Neither is ever sent twice. A due date before `registered_on`, the day the
+    treatment was entered in eTDM, gets none: it was missed before anyone could be reminded.
+    A missed date stays overdue after the treatment stops or is interrupted, so the caller asks
+    only for treatments on the drug today: a sample drawn off the drug says nothing about the
+    dose.
     """
     reminders: list[Reminder] = []
     for due in sorted(due_dates, key=lambda entry: entry.date):
-        if due.date in fulfilled:
+        if due.date in fulfilled or due.date < registered_on:
             continue
         days_to_go = (due.date - today).days
         if 0 <= days_to_go <= UPCOMING_LEAD_DAYS and (due.date, "upcoming") not in sent:
@@ -331,18 +359,53 @@ def reminders_to_send(
     return tuple(reminders)
 
 
+def still_overdue(
+    due_dates: Sequence[DueDate], sample_days: Iterable[dt.date], *, today: dt.date
+) -> DueDate | None:
+    """The due date a nurse still has to act on, if any: the most recent one before today, with
+    no sample drawn since its window opened (7 days before it). `due_dates` in date order.
+
+    An older missed date was overtaken by a later one. A sample drawn after the window closed
+    does not fulfil the date, but it measured the dose all the same, so it clears the date.
+    """
+    past = [entry for entry in due_dates if entry.date < today]
+    if not past:
+        return None
+    window_opens = past[-1].date - dt.timedelta(days=FULFILMENT_WINDOW_DAYS)
+    if any(day >= window_opens for day in sample_days):
+        return None
+    return past[-1]
+
+
+def open_due_dates(
+    due_dates: Sequence[DueDate],
+    fulfilled: Container[dt.date],
+    sample_days: Iterable[dt.date],
+    *,
+    today: dt.date,
+) -> tuple[DueDate | None, tuple[DueDate, ...]]:
+    """What is open for the nurse today: the date still overdue (`still_overdue`), and the
+    unfulfilled due dates from today on. `due_dates` in date order, `fulfilled` as for
+    `reminders_to_send`, `sample_days` the draw days of the drawn samples."""
+    coming = tuple(
+        entry for entry in due_dates if entry.date >= today and entry.date not in fulfilled
+    )
+    return still_overdue(due_dates, sample_days, today=today), coming
+
+
 def parse_schedule_request(data: object) -> ScheduleRequest:
-    """The `schedule` command's input (docs/sampling-schedule.md §11), every key required, no
-    other key allowed.
+    """The `schedule` command's input (docs/sampling-schedule.md §11): every key required but
+    `extra`, no other key allowed.
 
     An unknown key is refused rather than ignored: a misspelt `interruptions` would otherwise
     silently schedule samples in the middle of an interruption. The root itself is path `$`.
     """
     if not isinstance(data, Mapping):
         raise InputError("$", "must be a JSON object")
+    known = SCHEDULE_KEYS + OPTIONAL_SCHEDULE_KEYS
     for key in data:
-        if key not in SCHEDULE_KEYS:
-            raise InputError(str(key), f"unknown key (expected {', '.join(SCHEDULE_KEYS)})")
+        if key not in known:
+            raise InputError(str(key), f"unknown key (expected {', '.join(known)})")
     for key in SCHEDULE_KEYS:
         if key not in data:
             raise InputError(key, "is required")
@@ -358,6 +421,10 @@ def parse_schedule_request(data: object) -> ScheduleRequest:
         ),
         stop=None if data["stop"] is None else _parse_date(data["stop"], "stop"),
         until=_parse_date(data["until"], "until"),
+        extra=tuple(
+            _parse_date(value, f"extra[{index}]")
+            for index, value in enumerate(_parse_list(data.get("extra", []), "extra"))
+        ),
     )
 
 

@@ -6,7 +6,6 @@ Each starts from `visible_to(user)`, so another site's records never reach a pag
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db.models import Prefetch, Q
@@ -16,15 +15,23 @@ from cases import access, clinical, schedule
 from cases.models import DoseRegimen, Sample, Treatment
 
 
+def registered_on(treatment: Treatment) -> datetime.date:
+    """The day the treatment was entered in eTDM: no one was reminded of a date before it
+    (docs/sampling-schedule.md §9)."""
+    return timezone.localdate(treatment.created_at)
+
+
 def schedule_rows(
     treatment: Treatment, samples: list[Sample], *, today: datetime.date
 ) -> list[dict[str, object]]:
     """The treatment's due dates (docs/sampling-schedule.md), each with what it means today for
     the nurse: `fulfilled`, `due`, `overdue` (the one to act on now) or `missed` (overtaken by a
-    later one)."""
+    later one), and `before_registration` for an unfulfilled date before the treatment was
+    entered in eTDM."""
     window = datetime.timedelta(days=schedule.FULFILMENT_WINDOW_DAYS)
     due = clinical.treatment_schedule(treatment)
-    overdue = still_overdue(
+    registered = registered_on(treatment)
+    overdue = schedule.still_overdue(
         [schedule.DueDate(row["date"], row["kind"]) for row in due],
         [
             timezone.localdate(sample.drawn_at)
@@ -49,6 +56,7 @@ def schedule_rows(
                 "state": state,
                 "counts_from": row["date"] - window,
                 "counts_until": row["date"] + window,
+                "before_registration": state != "fulfilled" and row["date"] < registered,
             }
         )
     return rows
@@ -65,11 +73,13 @@ COUNTED = (Sample.Status.DRAWN, Sample.Status.RESULTED)
 
 @dataclass(frozen=True)
 class DueRow:
-    """A treatment whose sample is due on `due_date` and not drawn yet."""
+    """A treatment whose sample is due on `due_date` and not drawn yet; `reason` is why an
+    extra sample was asked for."""
 
     treatment: Treatment
     due_date: datetime.date
     kind: str
+    reason: str
     identity: bool
     today: datetime.date
 
@@ -103,7 +113,11 @@ class AwaitingRow:
 
 @dataclass(frozen=True)
 class Worklist:
+    """`before_registration` holds the treatments whose open date lies before they were entered
+    in eTDM: listed once each, apart from `overdue`, and never reminded of."""
+
     overdue: list[DueRow]
+    before_registration: list[DueRow]
     due_soon: list[DueRow]
     awaiting_result: list[AwaitingRow]
 
@@ -121,6 +135,7 @@ def _treatments(user, *, site=None, drug_name: str = ""):
                 queryset=Sample.objects.filter(status__in=COUNTED).order_by("drawn_at", "pk"),
                 to_attr="counted_samples",
             ),
+            "extra_due_dates",
         )
     )
     if site is not None:
@@ -128,24 +143,6 @@ def _treatments(user, *, site=None, drug_name: str = ""):
     if drug_name:
         treatments = treatments.filter(drug__name=drug_name)
     return treatments
-
-
-def still_overdue(
-    due: Sequence[schedule.DueDate], sample_days: Iterable[datetime.date], *, today: datetime.date
-) -> schedule.DueDate | None:
-    """The due date a nurse still has to act on, if any: the most recent one before today, with
-    no sample drawn since its window opened (docs/sampling-schedule.md §8: ±7 days).
-
-    An older missed date was overtaken by a later one. A sample drawn after the window closed
-    does not fulfil the date, but it measured the dose all the same, so it clears the date.
-    """
-    past = [entry for entry in due if entry.date < today]
-    if not past:
-        return None
-    window_opens = past[-1].date - datetime.timedelta(days=schedule.FULFILMENT_WINDOW_DAYS)
-    if any(day >= window_opens for day in sample_days):
-        return None
-    return past[-1]
 
 
 def due_rows(treatment: Treatment, *, today: datetime.date, identity: bool):
@@ -157,26 +154,36 @@ def due_rows(treatment: Treatment, *, today: datetime.date, identity: bool):
     drawn = [
         (sample.pk, timezone.localdate(sample.drawn_at)) for sample in treatment.counted_samples
     ]
-    fulfilled = schedule.match_samples(due, drawn)
+    overdue, coming = schedule.open_due_dates(
+        due, schedule.match_samples(due, drawn), [day for _, day in drawn], today=today
+    )
+    reasons = {extra.date: extra.reason for extra in treatment.extra_due_dates.all()}
 
     def row(entry: schedule.DueDate) -> DueRow:
-        return DueRow(treatment, entry.date, entry.kind, identity, today)
+        reason = reasons[entry.date] if entry.kind == "extra" else ""
+        return DueRow(treatment, entry.date, entry.kind, reason, identity, today)
 
-    overdue = still_overdue(due, [day for _, day in drawn], today=today)
-    soon = [row(entry) for entry in due if entry.date >= today and entry.date not in fulfilled]
-    return (row(overdue) if overdue else None), soon
+    return (row(overdue) if overdue else None), [row(entry) for entry in coming]
+
+
+def _by_date(rows: list[DueRow]) -> list[DueRow]:
+    return sorted(rows, key=lambda r: (r.due_date, r.treatment.patient.study_number))
 
 
 def build_worklist(user, *, site=None, drug_name: str = "") -> Worklist:
     today = timezone.localdate()
     overdue: list[DueRow] = []
+    before_registration: list[DueRow] = []
     due_soon: list[DueRow] = []
     for treatment in _treatments(user, site=site, drug_name=drug_name):
         missed, soon = due_rows(
             treatment, today=today, identity=access.sees_identity(user, treatment.patient)
         )
         if missed is not None:
-            overdue.append(missed)
+            if missed.due_date < registered_on(treatment):
+                before_registration.append(missed)
+            else:
+                overdue.append(missed)
         due_soon.extend(soon)
     awaiting = (
         Sample.objects.visible_to(user)
@@ -189,8 +196,9 @@ def build_worklist(user, *, site=None, drug_name: str = "") -> Worklist:
     if drug_name:
         awaiting = awaiting.filter(treatment__drug__name=drug_name)
     return Worklist(
-        overdue=sorted(overdue, key=lambda r: (r.due_date, r.treatment.patient.study_number)),
-        due_soon=sorted(due_soon, key=lambda r: (r.due_date, r.treatment.patient.study_number)),
+        overdue=_by_date(overdue),
+        before_registration=_by_date(before_registration),
+        due_soon=_by_date(due_soon),
         awaiting_result=[
             AwaitingRow(sample, access.sees_identity(user, sample.treatment.patient), today)
             for sample in awaiting[:DRAWN_LIMIT]

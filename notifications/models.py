@@ -6,8 +6,8 @@ from cases.models import SiteScopedModel, Treatment
 
 
 class Reminder(SiteScopedModel):
-    """A reminder sent about a sample due date (docs/sampling-schedule.md §9): at most one per
-    date and kind."""
+    """A reminder about a sample due date (docs/sampling-schedule.md §9): at most one per date
+    and kind. `sent_at` is when it went into its recipients' daily digests."""
 
     class Kind(models.TextChoices):
         UPCOMING = "upcoming"
@@ -42,12 +42,17 @@ class Reminder(SiteScopedModel):
 
 
 class Notification(models.Model):
-    """An in-app message to one user (sent by e-mail as well), e.g. a sample due or advice to sign.
+    """An in-app message to one user (sent by e-mail as well), e.g. the day's samples to take or
+    advice to sign.
 
-    Unique per recipient and cause, so a task that runs twice notifies once.
+    Unique per recipient and cause, so a task that runs twice notifies once: per advice and kind,
+    and for sampling reminders one digest per recipient and day, listing its `reminders`.
     """
 
     class Kind(models.TextChoices):
+        SAMPLE_DIGEST = "sample_digest", "samples to take"
+        # One notification per reminder, as sent before the daily digest; kept for those on
+        # record.
         SAMPLE_UPCOMING = "sample_upcoming", "sample due soon"
         SAMPLE_OVERDUE = "sample_overdue", "sample overdue"
         ADVICE_RELEASED = "advice_released", "advice to sign"
@@ -63,8 +68,9 @@ class Notification(models.Model):
     advice = models.ForeignKey(
         Advice, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
     )
-    reminder = models.ForeignKey(
-        Reminder, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    reminders = models.ManyToManyField(Reminder, blank=True, related_name="notifications")
+    digest_date = models.DateField(
+        null=True, blank=True, help_text="The day of the reminder scan a digest reports"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
@@ -79,9 +85,9 @@ class Notification(models.Model):
                 name="one_notification_per_advice_kind",
             ),
             models.UniqueConstraint(
-                fields=["recipient", "reminder"],
-                condition=models.Q(reminder__isnull=False),
-                name="one_notification_per_reminder",
+                fields=["recipient", "kind", "digest_date"],
+                condition=models.Q(digest_date__isnull=False),
+                name="one_digest_per_recipient_day",
             ),
         ]
         indexes = [models.Index(fields=["recipient", "read_at"])]

@@ -5,6 +5,7 @@ The reminders follow docs/sampling-schedule.md §9, the advice notifications doc
 A notification is a row first (unique per recipient and cause) and an e-mail second: the row is
 written in the transaction that causes it, and `email_pending` sends each one exactly once by
 claiming it with a conditional update, so two workers (or a retried task) never send twice.
+Sampling reminders are told in one digest notification per nurse and day, which lists them.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from advice.models import Advice
 from cases import clinical, roles, schedule
 from cases.models import Sample, Treatment
+from cases.selectors import registered_on
 from notifications.models import Notification, Reminder
 from tdm_site.background import queue_on_commit
 
@@ -114,18 +116,22 @@ def advice_unsigned(*, now: datetime.datetime) -> int:
     return _create(notifications)
 
 
-def sample_reminders(*, today: datetime.date) -> int:
-    """Write the sampling reminders due today (docs/sampling-schedule.md §9) and their
-    notifications.
+def sample_reminders(*, today: datetime.date) -> dict[str, object]:
+    """The daily reminder scan (docs/sampling-schedule.md §9): write the reminders due `today`
+    and tell each nurse of hers in one digest for the day, in the application and by e-mail.
 
-    A handful of set-based queries for all treatments together (no query per patient); the
-    unique (treatment, due date, kind) constraint makes a second or concurrent run a no-op.
+    A handful of set-based queries for all treatments together (none per patient, reminder or
+    nurse). The unique (treatment, due date, kind) constraint makes a second or concurrent run
+    add nothing, and each reminder is claimed once, so it is never told twice. A reminder written
+    after the day's digest was made (the scan run again by hand) is added to that digest, which
+    shows as unread again; its e-mail is not sent a second time. Returns what the run did, as
+    JSON: the day, the reminders written, the nurses told.
     """
     until = today + datetime.timedelta(days=schedule.UPCOMING_LEAD_DAYS)
     treatments = list(
         Treatment.objects.filter(Q(stop_date__isnull=True) | Q(stop_date__gt=today))
         .select_related("patient__responsible_nurse", "drug")
-        .prefetch_related("regimens")
+        .prefetch_related("regimens", "extra_due_dates")
     )
     ids = [t.pk for t in treatments]
     drawn: dict[int, list[tuple[int, datetime.date]]] = defaultdict(list)
@@ -142,13 +148,31 @@ def sample_reminders(*, today: datetime.date) -> int:
         "treatment_id", "due_date", "kind"
     ):
         sent[treatment_id].add((due_date, kind))
+    site_nurses = _site_nurse_ids()
 
     new_reminders = []
+    # Per nurse, the (treatment, due date) pairs open on her worklist, for the digest's count.
+    open_dates: dict[int, set[tuple[int, datetime.date]]] = defaultdict(set)
     for treatment in treatments:
+        if treatment.status_on(today) != Treatment.Status.ACTIVE:
+            # A sample drawn off the drug says nothing about the dose.
+            continue
         due = clinical.due_dates(treatment, until=until)
-        fulfilled = schedule.match_samples(due, drawn[treatment.pk])
+        samples = drawn[treatment.pk]
+        fulfilled = schedule.match_samples(due, samples)
+        overdue, coming = schedule.open_due_dates(
+            due, fulfilled, [day for _, day in samples], today=today
+        )
+        for nurse_id in _nurses_of(treatment.patient, site_nurses):
+            open_dates[nurse_id].update(
+                (treatment.pk, entry.date) for entry in (overdue, *coming) if entry is not None
+            )
         for reminder in schedule.reminders_to_send(
-            due, fulfilled, today=today, sent=sent[treatment.pk]
+            due,
+            fulfilled,
+            today=today,
+            sent=sent[treatment.pk],
+            registered_on=registered_on(treatment),
         ):
             new_reminders.append(
                 Reminder(
@@ -160,55 +184,169 @@ def sample_reminders(*, today: datetime.date) -> int:
             )
     with transaction.atomic():
         Reminder.objects.bulk_create(new_reminders, ignore_conflicts=True)
-        # Only the rows this run inserted are unsent and lack notifications; claim them.
+        # Only the rows this run inserted are unsent; claim them (a concurrent run skips them).
         fresh = list(
             Reminder.objects.filter(sent_at__isnull=True)
             .select_for_update(skip_locked=True, of=("self",))
-            .select_related("treatment__patient", "treatment__drug", "recipient")
+            .select_related("treatment__patient__responsible_nurse", "treatment__drug")
         )
-        now = timezone.now()
-        notifications = []
+        Reminder.objects.filter(pk__in=[reminder.pk for reminder in fresh]).update(
+            sent_at=timezone.now()
+        )
+        by_nurse: dict[int, list[Reminder]] = defaultdict(list)
         for reminder in fresh:
-            claimed = Reminder.objects.filter(pk=reminder.pk, sent_at__isnull=True).update(
-                sent_at=now
+            for nurse_id in _nurses_of(reminder.treatment.patient, site_nurses):
+                by_nurse[nurse_id].append(reminder)
+        told = _tell_in_digests(by_nurse, open_dates, today=today)
+    return {"date": today.isoformat(), "reminders": len(fresh), "nurses_told": told}
+
+
+def _site_nurse_ids() -> dict[int, list[int]]:
+    """The active nurses of every site: {site id: [user ids]}, in one query."""
+    nurses: dict[int, list[int]] = defaultdict(list)
+    for user_id, site_id in (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=roles.NURSE, site_memberships__isnull=False)
+        .values_list("pk", "site_memberships__site_id")
+        .distinct()
+        .order_by("pk")
+    ):
+        nurses[site_id].append(user_id)
+    return nurses
+
+
+def _nurses_of(patient, site_nurses: dict[int, list[int]]) -> list[int]:
+    """Who is reminded of the patient's samples: the responsible nurse, or every nurse of the
+    site when none is set (or hers is no longer active)."""
+    nurse = patient.responsible_nurse
+    if nurse is not None and nurse.is_active:
+        return [nurse.pk]
+    return site_nurses.get(patient.site_id, [])
+
+
+def _tell_in_digests(
+    by_nurse: dict[int, list[Reminder]],
+    open_dates: dict[int, set[tuple[int, datetime.date]]],
+    *,
+    today: datetime.date,
+) -> int:
+    """Put each nurse's new reminders in her digest of `today` (made if need be) and write its
+    text; returns how many nurses were told."""
+    if not by_nurse:
+        return 0
+    kind = Notification.Kind.SAMPLE_DIGEST
+    Notification.objects.bulk_create(
+        [
+            Notification(recipient_id=nurse_id, kind=kind, digest_date=today)
+            for nurse_id in by_nurse
+        ],
+        ignore_conflicts=True,
+    )
+    digests = list(
+        Notification.objects.select_for_update()
+        .filter(kind=kind, digest_date=today, recipient_id__in=list(by_nurse))
+        .prefetch_related(
+            Prefetch(
+                "reminders",
+                queryset=Reminder.objects.select_related("treatment__patient", "treatment__drug"),
             )
-            if claimed:
-                notifications.extend(_reminder_notifications(reminder))
-        _create(notifications)
-    return len(notifications)
-
-
-def _reminder_notifications(reminder: Reminder) -> list[Notification]:
-    patient = reminder.treatment.patient
-    recipients = (
-        [reminder.recipient]
-        if reminder.recipient is not None and reminder.recipient.is_active
-        else list(_site_staff(patient.site_id, roles.NURSE))
-    )
-    upcoming = reminder.kind == Reminder.Kind.UPCOMING
-    subject = (
-        f"eTDM: sample for {patient.study_number} due on {reminder.due_date:%Y-%m-%d}"
-        if upcoming
-        else f"eTDM: sample for {patient.study_number} overdue since {reminder.due_date:%Y-%m-%d}"
-    )
-    body = (
-        f"A {reminder.treatment.drug} plasma sample of {patient.study_number} is "
-        + ("due" if upcoming else "overdue; it was due")
-        + f" on {reminder.due_date:%Y-%m-%d} (a sample drawn within 7 days of that date counts)."
-    )
-    return [
-        Notification(
-            recipient=recipient,
-            kind=Notification.Kind.SAMPLE_UPCOMING
-            if upcoming
-            else Notification.Kind.SAMPLE_OVERDUE,
-            reminder=reminder,
-            subject=subject,
-            body=body,
-            link=reverse("treatment-detail", args=[reminder.treatment_id]),
         )
-        for recipient in recipients
-    ]
+    )
+    through = Notification.reminders.through
+    through.objects.bulk_create(
+        [
+            through(notification_id=digest.pk, reminder_id=reminder.pk)
+            for digest in digests
+            for reminder in by_nurse[digest.recipient_id]
+        ],
+        ignore_conflicts=True,
+    )
+    link = reverse("worklist")
+    for digest in digests:
+        earlier = list(digest.reminders.all())
+        listed = earlier + by_nurse[digest.recipient_id]
+        others = open_dates[digest.recipient_id] - {(r.treatment_id, r.due_date) for r in listed}
+        digest.subject, digest.body = _digest_text(listed, others=len(others), today=today)
+        digest.link = link
+        if earlier:
+            digest.read_at = None
+    Notification.objects.bulk_update(digests, ["subject", "body", "link", "read_at"])
+    from notifications import tasks
+
+    queue_on_commit(tasks.email_notifications)
+    return len(digests)
+
+
+def _digest_text(
+    reminders: list[Reminder], *, others: int, today: datetime.date
+) -> tuple[str, str]:
+    """The subject and text of a nurse's digest of `today`: the reminders, due soon first, and
+    how many other due dates are open for her patients. Patients by study number only."""
+
+    def order(reminder: Reminder):
+        return reminder.due_date, reminder.treatment.patient.study_number
+
+    upcoming = sorted((r for r in reminders if r.kind == Reminder.Kind.UPCOMING), key=order)
+    overdue = sorted((r for r in reminders if r.kind == Reminder.Kind.OVERDUE), key=order)
+    counts = []
+    if upcoming:
+        counts.append(f"{_samples(len(upcoming))} due soon")
+    if overdue:
+        counts.append(
+            f"{len(overdue)} overdue" if upcoming else f"{_samples(len(overdue))} overdue"
+        )
+    subject = f"eTDM: {' and '.join(counts)} ({today:%Y-%m-%d})"
+    lines = [f"Sampling reminders of {today:%a %Y-%m-%d}.", ""]
+    if upcoming:
+        lines.append("Due soon:")
+        lines += [f"- {_sample_of(r)} due {_when(r.due_date, today)}." for r in upcoming]
+        lines.append("")
+    if overdue:
+        lines.append("Overdue, no sample drawn since 7 days before the due date:")
+        lines += [f"- {_sample_of(r)} {_overdue_since(r.due_date, today)}." for r in overdue]
+        lines.append("")
+    lines.append(_others(others))
+    lines.append(
+        f"A sample drawn from {schedule.FULFILMENT_WINDOW_DAYS} days before to "
+        f"{schedule.FULFILMENT_WINDOW_DAYS} days after its due date counts for it."
+    )
+    return subject, "\n".join(lines)
+
+
+def _samples(count: int) -> str:
+    return f"{count} sample{'s' if count != 1 else ''}"
+
+
+def _sample_of(reminder: Reminder) -> str:
+    # "TDM-0001: imatinib sample": a drug name takes no article.
+    treatment = reminder.treatment
+    return f"{treatment.patient.study_number}: {treatment.drug.name} sample"
+
+
+def _when(due_date: datetime.date, today: datetime.date) -> str:
+    days = (due_date - today).days
+    if days == 0:
+        return f"today ({due_date:%a %Y-%m-%d})"
+    if days == 1:
+        return f"tomorrow ({due_date:%a %Y-%m-%d})"
+    return f"in {days} days ({due_date:%a %Y-%m-%d})"
+
+
+def _overdue_since(due_date: datetime.date, today: datetime.date) -> str:
+    days = (today - due_date).days
+    text = f"was due on {due_date:%a %Y-%m-%d}, {days} day{'s' if days != 1 else ''} ago"
+    counts_until = due_date + datetime.timedelta(days=schedule.FULFILMENT_WINDOW_DAYS)
+    if counts_until >= today:
+        text += f"; a sample drawn by {counts_until:%a %Y-%m-%d} still counts"
+    return text
+
+
+def _others(count: int) -> str:
+    if count == 0:
+        return "No other due date is open for your patients."
+    if count == 1:
+        return "1 other due date is open for your patients: see the worklist."
+    return f"{count} other due dates are open for your patients: see the worklist."
 
 
 def email_pending(*, limit: int = 200) -> int:

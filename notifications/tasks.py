@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from celery import shared_task
 from django.utils import timezone
 
@@ -16,8 +18,11 @@ def email_notifications() -> int:
 
 
 @shared_task(**TASK_OPTIONS)
-def send_sample_reminders() -> int:
-    return services.sample_reminders(today=timezone.localdate())
+def send_sample_reminders(day: str | None = None) -> dict[str, object]:
+    """The daily reminder scan of `day` (YYYY-MM-DD; beat gives none: today). The
+    `send_reminders` command runs this task too, for an operator re-running a missed day."""
+    today = datetime.date.fromisoformat(day) if day is not None else timezone.localdate()
+    return services.sample_reminders(today=today)
 
 
 @shared_task(**TASK_OPTIONS)

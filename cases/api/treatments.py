@@ -1,12 +1,13 @@
-"""The treatments resource of the API and a treatment's schedule."""
+"""The treatments resource of the API, a treatment's schedule and its extra samples."""
 
 from __future__ import annotations
 
 import django_filters
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -14,8 +15,9 @@ from advice.engine.case_input import json_number
 from cases import clinical, services
 from cases.api.base import ScopedViewSet, by_id
 from cases.api.fields import VisiblePatientField
+from cases.api.permissions import ViewPermission
 from cases.api.regimens import DoseRegimenSerializer, OffLabelMixin, regimens_with_advice
-from cases.models import Drug, Treatment
+from cases.models import Drug, ExtraDueDate, Treatment
 
 
 class TreatmentSerializer(serializers.ModelSerializer):
@@ -94,12 +96,29 @@ class TreatmentCreateSerializer(OffLabelMixin):
 
 class DueDateSerializer(serializers.Serializer):
     date = serializers.DateField()
-    kind = serializers.ChoiceField(choices=["regular", "post_change"])
+    kind = serializers.ChoiceField(choices=["regular", "post_change", "extra"])
     fulfilled_by = serializers.IntegerField(allow_null=True, help_text="id of the sample")
 
 
 class ScheduleSerializer(serializers.Serializer):
     due = DueDateSerializer(many=True)
+
+
+class ExtraDueDateSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="who asked for it"
+    )
+
+    class Meta:
+        model = ExtraDueDate
+        fields = ["id", "treatment", "date", "reason", "created_by", "created_at"]
+
+
+class ExtraDueDateCreateSerializer(serializers.Serializer):
+    date = serializers.DateField(help_text="the day the extra sample is due: today or later")
+    reason = serializers.CharField(
+        max_length=200, allow_blank=True, help_text='why, e.g. "re-sample after a rejected advice"'
+    )
 
 
 class ScheduleQuerySerializer(serializers.Serializer):
@@ -143,3 +162,34 @@ class TreatmentViewSet(ScopedViewSet):
         query.is_valid(raise_exception=True)
         due = clinical.treatment_schedule(treatment, until=query.validated_data.get("until"))
         return Response(ScheduleSerializer({"due": due}).data)
+
+    @extend_schema(methods=["GET"], responses=ExtraDueDateSerializer(many=True), request=None)
+    @extend_schema(
+        methods=["POST"],
+        request=ExtraDueDateCreateSerializer,
+        responses={201: ExtraDueDateSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        url_path="extra-samples",
+        permission_classes=[ViewPermission],
+        # The list is one treatment's few dates: neither paged nor filtered.
+        pagination_class=None,
+        filter_backends=[],
+    )
+    def extra_samples(self, request, pk=None, format=None):
+        """The extra samples asked for (GET), or ask for one on a date with a reason (POST; a
+        nurse, pharmacist or physician of the site): it is a due date of kind `extra`."""
+        treatment = self.get_object()
+        if request.method == "GET":
+            if not request.user.has_perm("cases.view_extraduedate"):
+                raise PermissionDenied("Your role does not see extra samples.")
+            extras = treatment.extra_due_dates.select_related("created_by").order_by("date")
+            return Response(ExtraDueDateSerializer(extras, many=True).data)
+        data = ExtraDueDateCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        extra = services.extra_due_date_create(
+            actor=request.user, treatment=treatment, **data.validated_data
+        )
+        return Response(ExtraDueDateSerializer(extra).data, status=status.HTTP_201_CREATED)

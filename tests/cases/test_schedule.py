@@ -1,5 +1,5 @@
 """docs/sampling-schedule.md and its `schedule` command (§11), one table row per rule, dates
-worked out by hand.
+worked out by hand; extra samples (§12) and reminders (§9) included.
 
 Unless a row says otherwise the treatment starts on Monday 2024-01-01 (2024 is a leap year), so
 its regular dates are the Mondays 2024-01-29 (week 4), 02-26 (8), 03-25 (12), 06-17 (24),
@@ -22,14 +22,17 @@ from cases.schedule import (
     ScheduleRequest,
     compute_due_dates,
     match_samples,
+    open_due_dates,
     parse_schedule_request,
     reminders_to_send,
     request_from_doses,
     schedule_to_json,
+    still_overdue,
 )
 
 R: Final = "regular"
 P: Final = "post_change"
+E: Final = "extra"
 
 
 def day(iso: str) -> dt.date:
@@ -43,6 +46,7 @@ def request(
     interruptions: tuple[tuple[str, str | None], ...] = (),
     stop: str | None = None,
     until: str = "2024-12-31",
+    extra: tuple[str, ...] = (),
 ) -> ScheduleRequest:
     return ScheduleRequest(
         start=day(start),
@@ -53,6 +57,7 @@ def request(
         ),
         stop=None if stop is None else day(stop),
         until=day(until),
+        extra=tuple(day(extra_day) for extra_day in extra),
     )
 
 
@@ -280,6 +285,92 @@ SCHEDULE_CASES = [
         ],
         id="a post_change date past the calendar's end is after until",
     ),
+    # Extra dates (§12).
+    pytest.param(
+        {"extra": ("2024-02-08",), "until": "2024-03-31"},
+        [("2024-01-29", R), ("2024-02-08", E), ("2024-02-26", R), ("2024-03-25", R)],
+        id="an extra date stands beside the regular dates near it",
+    ),
+    pytest.param(
+        {"changes": ("2024-04-15",), "extra": ("2024-05-20",), "until": "2024-06-30"},
+        [
+            ("2024-01-29", R),
+            ("2024-02-26", R),
+            ("2024-03-25", R),
+            ("2024-05-13", P),
+            ("2024-05-20", E),
+            ("2024-06-17", R),
+        ],
+        id="a post_change date 7 days before does not drop an extra date",
+    ),
+    pytest.param(
+        {"extra": ("2024-06-10",), "changes": ("2024-05-06",), "until": "2024-06-30"},
+        [
+            ("2024-01-29", R),
+            ("2024-02-26", R),
+            ("2024-03-25", R),
+            ("2024-06-03", P),
+            ("2024-06-10", E),
+        ],
+        id="an extra date near a post_change date saves no regular date from it",
+    ),
+    pytest.param(
+        {"extra": ("2024-03-25", "2024-05-13"), "changes": ("2024-04-15",), "until": "2024-06-30"},
+        [
+            ("2024-01-29", R),
+            ("2024-02-26", R),
+            ("2024-03-25", R),
+            ("2024-05-13", P),
+            ("2024-06-17", R),
+        ],
+        id="an extra date on a regular or post_change date: one entry of the protocol's kind",
+    ),
+    pytest.param(
+        {"extra": ("2024-03-10", "2024-03-05", "2024-03-10"), "until": "2024-03-31"},
+        [
+            ("2024-01-29", R),
+            ("2024-02-26", R),
+            ("2024-03-05", E),
+            ("2024-03-10", E),
+            ("2024-03-25", R),
+        ],
+        id="extra dates in any order, repeated, a few days apart",
+    ),
+    pytest.param(
+        {"extra": ("2024-01-01", "2024-01-10"), "until": "2024-01-31"},
+        [("2024-01-01", E), ("2024-01-10", E), ("2024-01-29", R)],
+        id="extra dates from the start on, before week 4",
+    ),
+    pytest.param(
+        {
+            "interruptions": (("2024-04-01", "2024-04-15"),),
+            "extra": ("2024-03-31", "2024-04-01", "2024-04-14", "2024-04-15"),
+            "until": "2024-04-30",
+        },
+        [
+            ("2024-01-29", R),
+            ("2024-02-26", R),
+            ("2024-03-25", R),
+            ("2024-03-31", E),
+            ("2024-04-15", E),
+        ],
+        id="an extra date inside an interruption is dropped",
+    ),
+    pytest.param(
+        {"interruptions": (("2024-04-01", None),), "extra": ("2024-05-01",)},
+        [("2024-01-29", R), ("2024-02-26", R), ("2024-03-25", R)],
+        id="an extra date during an open interruption is dropped",
+    ),
+    pytest.param(
+        {"stop": "2024-04-01", "extra": ("2024-03-31", "2024-04-01")},
+        [("2024-01-29", R), ("2024-02-26", R), ("2024-03-25", R), ("2024-03-31", E)],
+        id="an extra date on the stop date is dropped",
+    ),
+    pytest.param(
+        {"extra": ("2024-03-31", "2024-04-01"), "until": "2024-03-31"},
+        [("2024-01-29", R), ("2024-02-26", R), ("2024-03-25", R), ("2024-03-31", E)],
+        id="an extra date after until is cut",
+    ),
 ]
 
 
@@ -319,6 +410,32 @@ def test_worked_example_of_the_documentation() -> None:
             {"date": "2024-12-02", "kind": R},
         ]
     }
+
+
+def test_worked_example_with_an_extra_date() -> None:
+    """docs/sampling-schedule.md §11: the worked example asked for an extra sample on 08-01."""
+    due = compute_due_dates(
+        parse_schedule_request(
+            {
+                "start": "2024-01-01",
+                "dose_changes": ["2024-01-15", "2024-01-29", "2024-04-08"],
+                "interruptions": [["2024-05-20", "2024-06-03"]],
+                "stop": None,
+                "until": "2024-12-31",
+                "extra": ["2024-08-01"],
+            }
+        )
+    )
+    assert [(entry.date.isoformat(), entry.kind) for entry in due] == [
+        ("2024-01-29", R),
+        ("2024-02-26", P),
+        ("2024-03-25", R),
+        ("2024-05-06", P),
+        ("2024-07-01", P),
+        ("2024-08-01", E),
+        ("2024-09-09", R),
+        ("2024-12-02", R),
+    ]
 
 
 # request_from_doses -------------------------------------------------------------------------
@@ -434,6 +551,8 @@ def test_request_from_doses_refuses(
 
 
 WEEK_12 = DueDate(day("2024-03-25"), R)
+# Unless a test says otherwise, the treatment was entered in eTDM on its start date.
+REGISTERED = day("2024-01-01")
 
 
 @pytest.mark.parametrize(
@@ -479,10 +598,20 @@ def test_match_samples(samples: list[tuple[str, str]], expected: dict[str, str])
 def test_a_sample_fulfils_one_due_date(
     samples: list[tuple[int, str]], expected: dict[str, int]
 ) -> None:
-    # Ten days apart: closer than any schedule places them, so both windows hold 2024-03-30.
-    due_dates = [WEEK_12, DueDate(day("2024-04-04"), P)]
+    # Ten days apart, as only an extra date can be: both windows hold 2024-03-30.
+    due_dates = [WEEK_12, DueDate(day("2024-04-04"), E)]
     drawn = [(sample_id, day(drawn_on)) for sample_id, drawn_on in samples]
     assert match_samples(due_dates, drawn) == {day(due): sample for due, sample in expected.items()}
+
+
+def test_a_resample_a_week_after_a_due_date_needs_its_own_sample() -> None:
+    # The sample of the due date itself counts for it, not for the extra date 7 days later.
+    due_dates = [WEEK_12, DueDate(day("2024-04-01"), E)]
+    assert match_samples(due_dates, [(1, day("2024-03-25"))]) == {WEEK_12.date: 1}
+    assert match_samples(due_dates, [(1, day("2024-03-25")), (2, day("2024-04-02"))]) == {
+        WEEK_12.date: 1,
+        day("2024-04-01"): 2,
+    }
 
 
 # Reminders ----------------------------------------------------------------------------------
@@ -513,16 +642,47 @@ def test_reminders(
         {WEEK_12.date: "s1"} if fulfilled else {},
         today=day(today),
         sent={(WEEK_12.date, kind) for kind in sent},
+        registered_on=REGISTERED,
+    )
+    assert reminders == tuple(Reminder(WEEK_12.date, kind) for kind in expected)
+
+
+@pytest.mark.parametrize(
+    ("registered", "today", "expected"),
+    [
+        pytest.param("2024-03-26", "2024-03-28", [], id="registered the day after: no overdue"),
+        pytest.param("2024-06-01", "2024-06-01", [], id="registered months later: none"),
+        pytest.param("2024-03-25", "2024-03-28", ["overdue"], id="registered on the due date"),
+        pytest.param("2024-03-20", "2024-03-20", ["upcoming"], id="registered in the week before"),
+    ],
+)
+def test_no_reminder_for_a_date_before_registration(
+    registered: str, today: str, expected: list[ReminderKind]
+) -> None:
+    reminders = reminders_to_send(
+        [WEEK_12], {}, today=day(today), sent=set(), registered_on=day(registered)
     )
     assert reminders == tuple(Reminder(WEEK_12.date, kind) for kind in expected)
 
 
 def test_reminders_of_several_due_dates_oldest_first() -> None:
     due_dates = [DueDate(day("2024-03-29"), P), DueDate(day("2024-03-18"), P)]
-    assert reminders_to_send(due_dates, set(), today=day("2024-03-22"), sent=set()) == (
+    assert reminders_to_send(
+        due_dates, set(), today=day("2024-03-22"), sent=set(), registered_on=REGISTERED
+    ) == (
         Reminder(day("2024-03-18"), "overdue"),
         Reminder(day("2024-03-29"), "upcoming"),
     )
+
+
+def test_an_extra_date_is_reminded_of_like_any_other() -> None:
+    extra = DueDate(day("2024-03-12"), E)
+    assert reminders_to_send(
+        [extra], {}, today=day("2024-03-05"), sent=set(), registered_on=REGISTERED
+    ) == (Reminder(extra.date, "upcoming"),)
+    assert reminders_to_send(
+        [extra], {}, today=day("2024-03-15"), sent=set(), registered_on=REGISTERED
+    ) == (Reminder(extra.date, "overdue"),)
 
 
 def test_a_daily_job_sends_each_reminder_once() -> None:
@@ -530,7 +690,9 @@ def test_a_daily_job_sends_each_reminder_once() -> None:
     sent_on: list[tuple[str, str]] = []
     today = day("2024-03-01")
     while today <= day("2024-04-30"):
-        for reminder in reminders_to_send([WEEK_12], {}, today=today, sent=sent):
+        for reminder in reminders_to_send(
+            [WEEK_12], {}, today=today, sent=sent, registered_on=REGISTERED
+        ):
             sent.add((reminder.due_date, reminder.kind))
             sent_on.append((today.isoformat(), reminder.kind))
         today += dt.timedelta(days=1)
@@ -544,7 +706,44 @@ def test_no_reminders_for_a_date_no_longer_due() -> None:
         (day(due), kind) for due in ("2024-01-29", "2024-02-26") for kind in ("upcoming", "overdue")
     }
     for today in ("2024-03-18", "2024-03-25", "2024-03-28"):
-        assert reminders_to_send(stopped, {}, today=day(today), sent=sent) == ()
+        assert (
+            reminders_to_send(stopped, {}, today=day(today), sent=sent, registered_on=REGISTERED)
+            == ()
+        )
+
+
+# What is open for the nurse ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("samples", "today", "expected"),
+    [
+        pytest.param([], "2024-03-25", None, id="due today: not overdue yet"),
+        pytest.param([], "2024-03-26", "2024-03-25", id="the day after: overdue"),
+        pytest.param(["2024-03-18"], "2024-04-10", None, id="drawn as its window opened"),
+        pytest.param(["2024-03-17"], "2024-04-10", "2024-03-25", id="drawn before its window"),
+        pytest.param(["2024-04-09"], "2024-04-10", None, id="drawn after the window: cleared"),
+        pytest.param([], "2024-07-01", "2024-06-17", id="an older missed date gives way"),
+    ],
+)
+def test_still_overdue(samples: list[str], today: str, expected: str | None) -> None:
+    due = [WEEK_12, DueDate(day("2024-06-17"), R)]
+    overdue = still_overdue(due, [day(drawn) for drawn in samples], today=day(today))
+    assert overdue == (
+        None if expected is None else next(d for d in due if d.date == day(expected))
+    )
+
+
+def test_open_due_dates_are_the_overdue_one_and_the_unfulfilled_coming_ones() -> None:
+    due = [DueDate(day("2024-03-04"), E), WEEK_12, DueDate(day("2024-03-28"), E)]
+    overdue, coming = open_due_dates(
+        due, {day("2024-03-28")}, [day("2024-03-01")], today=day("2024-03-20")
+    )
+    assert overdue is None  # the sample of 2024-03-01 lies in the window of 2024-03-04
+    assert coming == (WEEK_12,)
+    overdue, coming = open_due_dates(due, set(), [], today=day("2024-03-25"))
+    assert overdue == due[0]
+    assert coming == (WEEK_12, due[2])
 
 
 # The `schedule` command's JSON --------------------------------------------------------------
@@ -597,6 +796,10 @@ def test_the_command_round_trip() -> None:
         ),
         pytest.param({"stop": "2024-01-01"}, id="stop on the start"),
         pytest.param({"until": "2024-01-01"}, id="until on the start"),
+        pytest.param({"extra": []}, id="no extra dates"),
+        pytest.param({"extra": ["2024-01-01"]}, id="extra on the start"),
+        pytest.param({"extra": ["2024-07-10", "2024-11-01"]}, id="extra while interrupted"),
+        pytest.param({"extra": ["2025-03-01"]}, id="extra after until"),
     ],
 )
 def test_parse_accepts(overrides: dict[str, object]) -> None:
@@ -707,12 +910,46 @@ def without(key: str) -> dict[str, object]:
         pytest.param(command_input(stop="2023-12-31"), "stop", id="stop before start"),
         pytest.param(command_input(until=None), "until", id="until null"),
         pytest.param(command_input(until="2023-12-31"), "until", id="until before start"),
+        pytest.param(command_input(extra=None), "extra", id="extra null"),
+        pytest.param(command_input(extra="2024-05-01"), "extra", id="extra not a list"),
+        pytest.param(
+            command_input(extra=["2024-05-01", "2024-5-2"]), "extra[1]", id="bad extra date"
+        ),
+        pytest.param(command_input(extra=["2023-12-31"]), "extra[0]", id="extra before start"),
+        pytest.param(command_input(extras=[]), "extras", id="misspelt extra"),
     ],
 )
 def test_parse_refuses(data: object, field: str) -> None:
     with pytest.raises(InputError) as error:
         parse_schedule_request(data)
     assert error.value.field == field
+
+
+def test_the_command_round_trip_with_extra_dates() -> None:
+    data = command_input(extra=["2024-07-08", "2024-05-20", "2024-03-25"])
+    due = compute_due_dates(parse_schedule_request(json.loads(json.dumps(data))))
+    assert schedule_to_json(due) == {
+        "due": [
+            {"date": "2024-01-29", "kind": R},
+            {"date": "2024-02-26", "kind": R},
+            {"date": "2024-03-25", "kind": R},
+            {"date": "2024-05-13", "kind": P},
+            {"date": "2024-05-20", "kind": E},
+            {"date": "2024-06-17", "kind": R},
+            # 2024-07-08 lies inside the interruption of 2024-07-01 to 2024-07-15.
+            {"date": "2024-08-12", "kind": P},
+            {"date": "2024-09-09", "kind": R},
+        ]
+    }
+
+
+def test_request_from_doses_carries_the_extra_dates() -> None:
+    history = [(day("2024-01-01"), Decimal(400)), (day("2024-03-04"), Decimal(0))]
+    derived = request_from_doses(
+        history, stop=None, until=day("2024-12-31"), extra=[day("2024-02-08")]
+    )
+    assert derived == request(interruptions=(("2024-03-04", None),), extra=("2024-02-08",))
+    assert [entry.kind for entry in compute_due_dates(derived)] == [R, E, R]
 
 
 def test_the_error_names_its_field() -> None:

@@ -1,5 +1,6 @@
-"""The nurse worklist: overdue, due this week, drawn without a result; scoped to the user's
-sites, filterable, and a fixed number of queries however many patients there are."""
+"""The nurse worklist: overdue, due before registration, due this week (extra samples too),
+drawn without a result; scoped to the user's sites, filterable, and a fixed number of queries
+however many patients there are."""
 
 from __future__ import annotations
 
@@ -10,15 +11,16 @@ import pytest
 from django.utils import timezone
 
 from cases import services
-from cases.models import Drug, Site
+from cases.models import Drug, Site, Treatment
 from cases.selectors import build_worklist
 from tests.factories import DoseRegimenFactory, PatientFactory, SampleFactory, TreatmentFactory
 
 pytestmark = pytest.mark.django_db
 
 # Session and user, roles and sites, permissions, unread count, filter choices, and the worklist's
-# own four: treatments, their regimens, their samples, samples awaiting a result.
-QUERY_BUDGET = 13
+# own five: treatments, their regimens, their samples, their extra samples, samples awaiting a
+# result.
+QUERY_BUDGET = 14
 
 
 def days_ago(days: int) -> datetime.date:
@@ -30,11 +32,25 @@ def moment(days_back: int, hour: int = 9) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour)))
 
 
+def register_on(treatment: Treatment, day: datetime.date) -> None:
+    """Backdate the day the treatment was entered in eTDM."""
+    moment = timezone.make_aware(datetime.datetime.combine(day, datetime.time(9)))
+    Treatment.objects.filter(pk=treatment.pk).update(created_at=moment)
+
+
 @pytest.fixture
 def register(staff, sorafenib):
-    """`register("a", "TDM-1", started_days_ago=30)` → a sorafenib treatment at that site."""
+    """`register("a", "TDM-1", started_days_ago=30)` → a sorafenib treatment at that site,
+    entered in eTDM on the day it started unless `registered_today`."""
 
-    def build(site: str, study_number: str, *, started_days_ago: int, drug: Drug | None = None):
+    def build(
+        site: str,
+        study_number: str,
+        *,
+        started_days_ago: int,
+        drug: Drug | None = None,
+        registered_today: bool = False,
+    ):
         nurse = staff[f"nurse_{site}"]
         patient = PatientFactory(
             actor=nurse,
@@ -44,7 +60,7 @@ def register(staff, sorafenib):
             responsible_nurse=nurse,
         )
         drug = drug or sorafenib
-        return TreatmentFactory(
+        treatment = TreatmentFactory(
             actor=nurse,
             patient=patient,
             drug=drug,
@@ -52,6 +68,9 @@ def register(staff, sorafenib):
             daily_dose_mg=drug.standard_daily_dose_mg,
             administrations_per_day=drug.administrations_per_day,
         )
+        if not registered_today:
+            register_on(treatment, treatment.start_date)
+        return treatment
 
     return build
 
@@ -113,6 +132,53 @@ def test_older_missed_dates_give_way_to_the_latest(staff, register):
     assert [(row.due_date, row.days_overdue) for row in work.overdue] == [(days_ago(8), 8)]
 
 
+def test_a_date_missed_before_registration_is_listed_once_apart_from_overdue(
+    client, staff, register
+):
+    # Entered today, started 92 days ago: due 64, 36 and 8 days ago; only the last is listed.
+    register("a", "TDM-LATE", started_days_ago=92, registered_today=True)
+    register("a", "TDM-OVERDUE", started_days_ago=30)
+
+    work = build_worklist(staff["nurse_a"])
+    client.force_login(staff["nurse_a"])
+    html = client.get("/worklist/").content.decode()
+
+    assert [
+        (row.treatment.patient.study_number, row.due_date) for row in work.before_registration
+    ] == [("TDM-LATE", days_ago(8))]
+    assert numbers(work.overdue) == ["TDM-OVERDUE"]
+    assert "Due before registration in eTDM" in html
+    assert html.count("before registration</span>") == 1
+    section = html.split('id="before-registration"')[1].split("<h2")[0]
+    assert "TDM-LATE" in section
+    assert "TDM-OVERDUE" not in section
+
+
+def test_no_before_registration_section_when_there_is_nothing_in_it(client, staff, ward):
+    client.force_login(staff["nurse_a"])
+    assert "before registration" not in client.get("/worklist/").content.decode()
+
+
+def test_an_extra_sample_is_due_on_the_worklist_with_its_reason(client, staff, register):
+    treatment = register("a", "TDM-EXTRA", started_days_ago=10)
+    services.extra_due_date_create(
+        actor=staff["pharmacist_a"],
+        treatment=treatment,
+        date=days_ago(-2),
+        reason="re-sample: the last level was drawn too early",
+    )
+
+    work = build_worklist(staff["nurse_a"])
+    client.force_login(staff["nurse_a"])
+    html = client.get("/worklist/").content.decode()
+
+    assert [(row.due_date, row.kind, row.reason) for row in work.due_soon] == [
+        (days_ago(-2), "extra", "re-sample: the last level was drawn too early")
+    ]
+    assert "extra: re-sample: the last level was drawn too early" in html
+    assert "in 2 days" in html
+
+
 def test_worklist_page_shows_names_and_links_to_act(client, staff, ward):
     client.force_login(staff["nurse_a"])
 
@@ -172,7 +238,10 @@ def test_queries_do_not_grow_with_the_number_of_patients(
     with django_assert_max_num_queries(QUERY_BUDGET):
         assert client.get("/worklist/").status_code == 200
     for number in range(3, 15):
-        register("a", f"TDM-Q{number}", started_days_ago=30 + number)
+        treatment = register("a", f"TDM-Q{number}", started_days_ago=30 + number)
+        services.extra_due_date_create(
+            actor=staff["nurse_a"], treatment=treatment, date=days_ago(-3), reason="re-sample"
+        )
     with django_assert_max_num_queries(QUERY_BUDGET):
         html = client.get("/worklist/").content.decode()
     assert "TDM-Q14" in html
