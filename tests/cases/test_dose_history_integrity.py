@@ -4,6 +4,7 @@ withdraws what would follow it; a second live course of a drug needs its reason.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from decimal import Decimal
 
@@ -297,6 +298,7 @@ operation = st.one_of(
     st.tuples(st.just("interrupt"), st.integers(-40, 90), st.just(0)),
     st.tuples(st.just("resume"), st.integers(-40, 90), st.sampled_from(DOSES)),
     st.tuples(st.just("stop"), st.integers(-40, 90), st.just(0)),
+    st.tuples(st.just("extra"), st.integers(0, 90), st.just(0)),
 )
 
 
@@ -312,8 +314,9 @@ class _RollBack(Exception):
 @given(operations=st.lists(operation, max_size=8))
 def test_the_dose_in_effect_is_the_one_last_accepted_for_that_day(staff, operations):
     """Random creates, withdrawals, interruptions (which, like an accepted interruption, withdraw
-    what would follow), resumes and stops: on every day the dose in effect is the latest live
-    prescription for that day, and no sample is due inside an interruption or after the stop."""
+    what would follow), resumes, stops and extra samples: on every day the dose in effect is the
+    latest live prescription for that day, and no sample is due inside an interruption or after
+    the stop."""
     try:
         with transaction.atomic():
             _replay(staff, operations)
@@ -340,6 +343,14 @@ def _replay(staff, operations) -> None:
             regimen = treatment.regimens.get(effective_from=chosen, status="active")
             services.dose_regimen_withdraw(actor=physician, regimen=regimen, reason="withdrawn")
             del expected[chosen]
+            continue
+        if kind == "extra":
+            # Refused with a field error when the day cannot hold a sample (inside a known
+            # interruption, after the stop, already due); the schedule is checked below.
+            with contextlib.suppress(ValidationError):
+                services.extra_due_date_create(
+                    actor=physician, treatment=treatment, date=day, reason="re-sample"
+                )
             continue
         if kind == "stop":
             if stop is not None:

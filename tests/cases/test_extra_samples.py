@@ -267,3 +267,25 @@ def test_the_page_is_forbidden_to_the_data_manager(client, staff, treatment):
 def test_another_sites_treatment_is_not_found(client, staff, treatment):
     client.force_login(staff["nurse_b"])
     assert client.get(f"/treatments/{treatment.pk}/extra-samples/new/").status_code == 404
+
+
+def test_the_treatment_page_offers_and_shows_the_extra_sample(client, staff):
+    today = timezone.localdate()
+    patient = PatientFactory(actor=staff["nurse_a"])
+    treatment = TreatmentFactory(
+        actor=staff["nurse_a"], patient=patient, start_date=today - datetime.timedelta(days=30)
+    )
+    services.extra_due_date_create(
+        actor=staff["physician_a"],
+        treatment=treatment,
+        date=today + datetime.timedelta(days=10),
+        reason="re-sample after an unusable draw",
+    )
+    client.force_login(staff["nurse_a"])
+
+    page = client.get(f"/treatments/{treatment.pk}/").content.decode()
+
+    assert f'href="/treatments/{treatment.pk}/extra-samples/new/"' in page
+    assert "extra: re-sample after an unusable draw" in page
+    client.force_login(staff["datamanager_a"])
+    assert "/extra-samples/new/" not in client.get(f"/treatments/{treatment.pk}/").content.decode()
