@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.db.models import Exists, OuterRef
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -29,6 +30,11 @@ class AdviceSerializer(serializers.ModelSerializer):
     predicted_ctrough_ng_ml = NumberField()
     released_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    after_correction = serializers.BooleanField(
+        read_only=True,
+        help_text="Computed again after its sample was corrected (an earlier advice of the "
+        "sample exists; `follows` names it when it was signed)",
+    )
     report_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -40,7 +46,8 @@ class AdviceSerializer(serializers.ModelSerializer):
             "proposed_administrations_per_day", "proposed_split_mg", "predicted_ctrough_ng_ml",
             "warnings", "checks", "text", "provisional", "edited", "computed", "released_by",
             "released_at", "decided_by", "decided_at", "rejection_reason", "checks_confirmed",
-            "effective_date", "report_sha256", "signed_report_sha256", "report_url",
+            "effective_date", "dose_regimen", "withdrawal_reason", "follows",
+            "after_correction", "report_sha256", "signed_report_sha256", "report_url",
             "created_at",
         ]  # fmt: skip
 
@@ -71,6 +78,10 @@ class AdviceRejectSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
+class AdviceWithdrawSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
 class AdviceFilter(django_filters.FilterSet):
     treatment = by_id("treatment")
 
@@ -80,7 +91,8 @@ class AdviceFilter(django_filters.FilterSet):
 
 
 class AdviceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Dosing advice and its sign-off: release (pharmacist), accept / reject (physician)."""
+    """Dosing advice and its sign-off: release or withdraw (pharmacist), accept / reject
+    (physician)."""
 
     queryset = Advice.objects.select_related("sample", "released_by", "decided_by")
     serializer_class = AdviceSerializer
@@ -88,12 +100,17 @@ class AdviceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     permission_classes = [IsAuthenticated, RolePermissions]
 
     def get_queryset(self):
-        return self.queryset.visible_to(self.request.user)
+        earlier = Advice.objects.filter(sample=OuterRef("sample"), pk__lt=OuterRef("pk"))
+        # A sample is advised on once, and again only after a correction.
+        return self.queryset.visible_to(self.request.user).annotate(
+            after_correction=Exists(earlier)
+        )
 
     def get_permissions(self):
-        if self.action in {"release", "accept", "reject"}:
+        if self.action in {"release", "accept", "reject", "withdraw"}:
             # Reading the advice needs `view`; the step itself is checked by its service
-            # (release_advice / sign_advice and membership of the patient's site).
+            # (release_advice / sign_advice / withdraw_advice and membership of the patient's
+            # site).
             return [IsAuthenticated(), ViewPermission()]
         return super().get_permissions()
 
@@ -119,3 +136,8 @@ class AdviceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None, format=None):
         return self._step(request, AdviceRejectSerializer, advice_services.advice_reject)
+
+    @extend_schema(request=AdviceWithdrawSerializer, responses=AdviceSerializer)
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None, format=None):
+        return self._step(request, AdviceWithdrawSerializer, advice_services.advice_withdraw)

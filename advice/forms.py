@@ -1,5 +1,5 @@
-"""The forms of the advice pages: releasing, accepting and rejecting. They only parse;
-`advice.services` validates and decides.
+"""The forms of the advice pages: releasing, withdrawing, accepting and rejecting. They only
+parse; `advice.services` validates and decides.
 """
 
 from __future__ import annotations
@@ -76,4 +76,18 @@ class RejectForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "reject_%s")
+        super().__init__(*args, **kwargs)
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for withdrawing",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        error_messages={"required": "Give the reason for withdrawing the advice."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        # The release form on the same page has fields of its own: distinct ids.
+        kwargs.setdefault("auto_id", "withdraw_%s")
         super().__init__(*args, **kwargs)

@@ -11,10 +11,10 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from advice.engine.case import AdviceResult, Regimen
+from advice.engine.case import AdviceCase, AdviceResult, Regimen
 from advice.engine.case_input import parse_case
 from advice.engine.catalogue import parse_drug_row
-from advice.engine.rules import advise
+from advice.engine.rules import advise, advise_edited
 from advice.engine.toxicity import ToxicityAdvice, toxicity_advice
 from cases.models import AdverseEvent, Sample
 from cases.regimens import last_change_on, phase_on
@@ -72,8 +72,8 @@ def _date_text(day: datetime.date | None) -> str | None:
     return day.isoformat() if day is not None else None
 
 
-def advise_on_inputs(inputs: dict[str, object]) -> AdviceResult:
-    """Run the engine on frozen inputs, judged against the catalogue row frozen with them."""
+def _engine_case(inputs: dict[str, object]) -> AdviceCase:
+    """The engine's case from frozen inputs, with the catalogue row frozen with them."""
     facts = parse_drug_row(inputs["catalogue"]["row"])
     case = {key: value for key, value in inputs.items() if key != "catalogue"}
     regimen = case["regimen"]
@@ -81,7 +81,23 @@ def advise_on_inputs(inputs: dict[str, object]) -> AdviceResult:
     sample = case["sample"]
     if sample["concentration"] is not None:
         case["sample"] = {**sample, "concentration": Decimal(sample["concentration"])}
-    return advise(parse_case(case, lambda name: [facts] if name == facts.drug else []))
+    return parse_case(case, lambda name: [facts] if name == facts.drug else [])
+
+
+def advise_on_inputs(inputs: dict[str, object]) -> AdviceResult:
+    """Run the engine on frozen inputs, judged against the catalogue row frozen with them."""
+    return advise(_engine_case(inputs))
+
+
+def advise_edited_on_inputs(
+    inputs: dict[str, object], *, daily_dose_mg: Decimal, administrations_per_day: int
+) -> AdviceResult:
+    """The advice on frozen inputs with the pharmacist's regimen as its proposal
+    (docs/workflow.md §2); `InputError` naming the field when the engine cannot justify it."""
+    return advise_edited(
+        _engine_case(inputs),
+        Regimen(daily_dose_mg=daily_dose_mg, administrations_per_day=administrations_per_day),
+    )
 
 
 def adverse_event_advice_inputs(event: AdverseEvent) -> dict[str, object] | None:

@@ -1,15 +1,20 @@
-"""The advice workflow: compute → release → accept | reject, and what follows (docs/workflow.md).
+"""The advice workflow: compute → release → accept | reject (or withdraw), and what follows
+(docs/workflow.md).
 
-Every function here is a service (STYLE): one transaction, the state it acts on locked and
+Every write here is a service (STYLE): one transaction, the state it acts on locked and
 checked, the audit event in the same transaction; what other apps do next (reports,
-notifications) they do on the signals of `advice.signals`. A state
-that no longer allows the step answers `StateConflict` (HTTP 409).
+notifications) they do on the signals of `advice.signals`. A state that no longer allows the
+step answers `StateConflict` (HTTP 409). `advice_pending_regimens` and
+`advice_changes_prescription` are the two readings the sign-off page shares with the accept
+step.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -22,18 +27,20 @@ from advice import inputs as advice_inputs
 from advice import signals
 from advice.engine.case_input import advice_to_json, json_number, toxicity_advice_to_json
 from advice.engine.codes import DISCONTINUE, INTERRUPT, INTERRUPT_THEN_REDUCE
+from advice.engine.errors import InputError
 from advice.models import OPEN_STATES, Advice
 from cases import access, audit, clinical, services
 from cases.errors import StateConflict
-from cases.models import AdverseEvent, AuditEvent, DoseRegimen, Drug, Sample
+from cases.models import AdverseEvent, AuditEvent, DoseRegimen, Sample, Treatment
 from tdm_site.background import BACKLOG_GRACE
 
 logger = logging.getLogger(__name__)
 
 # Advice answers the patient's exposure now: a change further away than this is not this advice.
 LONGEST_DECISION_LEAD = datetime.timedelta(days=90)
-# Sample-driven actions that change the prescribed dose when accepted.
-DOSE_CHANGING_ACTIONS = frozenset({"increase", "reduce", "continue_step_up"})
+# Toxicity actions that change the prescription when accepted (the others keep the dose).
+PRESCRIBING_TOXICITY_ACTIONS = frozenset({INTERRUPT, INTERRUPT_THEN_REDUCE, DISCONTINUE})
+SIGNED_STATES = (Advice.State.ACCEPTED, Advice.State.REJECTED)
 
 
 def _decimal(value: object) -> Decimal | None:
@@ -43,6 +50,18 @@ def _decimal(value: object) -> Decimal | None:
 # Computing advice --------------------------------------------------------------------------------
 
 
+def _locked_sample(sample_id: int) -> Sample:
+    return (
+        Sample.objects.select_for_update(of=("self",))
+        .select_related("treatment__drug", "treatment__patient__site")
+        .get(pk=sample_id)
+    )
+
+
+def _advisable(sample: Sample) -> bool:
+    return sample.status == Sample.Status.RESULTED and bool(sample.daily_dose_mg)
+
+
 def advice_create_for_sample(*, sample_id: int) -> Advice | None:
     """Compute and store the advice on a resulted sample; running it twice creates it once.
 
@@ -50,66 +69,117 @@ def advice_create_for_sample(*, sample_id: int) -> Advice | None:
     result entered late, older than a sample that already has advice, is stored superseded.
     """
     with transaction.atomic():
-        sample = (
-            Sample.objects.select_for_update()
-            .select_related("treatment__drug", "treatment__patient__site")
-            .get(pk=sample_id)
-        )
-        if sample.status != Sample.Status.RESULTED or not sample.daily_dose_mg:
+        sample = _locked_sample(sample_id)
+        if not _advisable(sample):
             return None
-        # Any advice of this sample, superseded included: a sample is advised on once.
+        # Any advice of this sample, superseded included: a sample is advised on once, and
+        # again only after a correction (`advice_recompute_for_sample`).
         existing = sample.advice.order_by("-pk").first()
         if existing is not None:
             return existing
-        inputs = advice_inputs.sample_advice_inputs(sample)
-        result = advice_inputs.advise_on_inputs(inputs)
-        treatment = sample.treatment
-        live = Advice.objects.filter(treatment=treatment, kind=Advice.Kind.SAMPLE).exclude(
-            state=Advice.State.SUPERSEDED
-        )
-        newer_exists = live.filter(sample__drawn_at__gt=sample.drawn_at).exists()
-        advice = Advice(
-            treatment=treatment,
-            kind=Advice.Kind.SAMPLE,
-            sample=sample,
-            state=Advice.State.SUPERSEDED if newer_exists else Advice.State.DRAFT,
-            inputs=inputs,
-            computed=advice_to_json(result),
-            action=result.action,
-            evaluable=result.evaluable,
-            reasons=list(result.reasons),
-            ctrough_ng_ml=result.ctrough_ng_ml,
-            target_ng_ml=result.target_ng_ml,
-            current_daily_dose_mg=result.current_daily_dose_mg,
-            proposed_daily_dose_mg=result.proposed_daily_dose_mg,
-            proposed_administrations_per_day=result.proposed_administrations_per_day,
-            proposed_split_mg=[json_number(part) for part in result.proposed_split_mg],
-            predicted_ctrough_ng_ml=result.predicted_ctrough_ng_ml,
-            warnings=list(result.warnings),
-            checks=list(result.checks),
-            text=result.text,
-            provisional=result.provisional,
-        )
-        try:
-            with transaction.atomic():
-                advice.save()
-        except IntegrityError:
-            # Another worker stored this sample's advice between our check and insert.
-            return sample.advice.exclude(state=Advice.State.SUPERSEDED).get()
-        if not newer_exists:
-            older = live.filter(state__in=OPEN_STATES, sample__drawn_at__lt=sample.drawn_at)
-            for superseded in older.select_for_update():
-                _supersede(superseded, by=advice)
-        audit.record(
+        return _advise_on_sample(
+            sample,
             actor=None,
-            actor_username="system",
-            action=AuditEvent.Action.CREATE,
-            instance=advice,
-            detail=f"advice {advice.action} computed from sample {sample.pk}",
+            follows=None,
+            detail=f"computed from sample {sample.pk}",
         )
-        if advice.state == Advice.State.DRAFT:
-            signals.advice_created.send(sender=Advice, advice=advice)
-        return advice
+
+
+def _advise_on_sample(
+    sample: Sample, *, actor: AbstractBaseUser | None, follows: Advice | None, detail: str
+) -> Advice:
+    """Store the engine's advice on the sample as it is now, in the caller's transaction."""
+    inputs = advice_inputs.sample_advice_inputs(sample)
+    result = advice_inputs.advise_on_inputs(inputs)
+    treatment = sample.treatment
+    live = Advice.objects.filter(treatment=treatment, kind=Advice.Kind.SAMPLE).exclude(
+        state__in=[Advice.State.SUPERSEDED, Advice.State.WITHDRAWN]
+    )
+    newer_exists = live.filter(sample__drawn_at__gt=sample.drawn_at).exists()
+    advice = Advice(
+        treatment=treatment,
+        kind=Advice.Kind.SAMPLE,
+        sample=sample,
+        state=Advice.State.SUPERSEDED if newer_exists else Advice.State.DRAFT,
+        follows=follows,
+        inputs=inputs,
+        computed=advice_to_json(result),
+        action=result.action,
+        evaluable=result.evaluable,
+        reasons=list(result.reasons),
+        ctrough_ng_ml=result.ctrough_ng_ml,
+        target_ng_ml=result.target_ng_ml,
+        current_daily_dose_mg=result.current_daily_dose_mg,
+        proposed_daily_dose_mg=result.proposed_daily_dose_mg,
+        proposed_administrations_per_day=result.proposed_administrations_per_day,
+        proposed_split_mg=[json_number(part) for part in result.proposed_split_mg],
+        predicted_ctrough_ng_ml=result.predicted_ctrough_ng_ml,
+        warnings=list(result.warnings),
+        checks=list(result.checks),
+        text=result.text,
+        provisional=result.provisional,
+    )
+    try:
+        with transaction.atomic():
+            advice.save()
+    except IntegrityError:
+        # Another worker stored this sample's open advice between our check and insert.
+        return sample.advice.get(state__in=OPEN_STATES)
+    if not newer_exists:
+        older = live.filter(state__in=OPEN_STATES, sample__drawn_at__lt=sample.drawn_at)
+        for superseded in older.select_for_update():
+            _supersede(
+                superseded, actor=None, detail=f"superseded by advice {advice.pk} on a newer result"
+            )
+    audit.record(
+        actor=actor,
+        actor_username="" if actor is not None else "system",
+        action=AuditEvent.Action.CREATE,
+        instance=advice,
+        detail=f"advice {advice.action} {detail}",
+    )
+    if advice.state == Advice.State.DRAFT:
+        signals.advice_created.send(sender=Advice, advice=advice)
+    return advice
+
+
+def advice_recompute_for_sample(
+    *, sample: Sample, actor: AbstractBaseUser | None, reason: str
+) -> Advice | None:
+    """Advise again on a sample whose values were corrected, in the caller's transaction.
+
+    Its open advice is superseded (a released one is announced, its physicians are told) and a
+    new advice is computed from the corrected values. A signed advice never changes: the new
+    advice names it in `follows` (or the signed advice its predecessor followed).
+    """
+    sample = _locked_sample(sample.pk)
+    history = list(Advice.objects.select_for_update().filter(sample=sample).order_by("pk"))
+    follows = None
+    if history:
+        latest = history[-1]
+        follows = latest if latest.state in SIGNED_STATES else latest.follows
+    open_advice = [a for a in history if a.state in OPEN_STATES]
+    for advice in open_advice:
+        _supersede(
+            advice, actor=actor, detail=f"superseded: sample {sample.pk} corrected ({reason})"
+        )
+    new = None
+    if _advisable(sample):
+        new = _advise_on_sample(
+            sample,
+            actor=actor,
+            follows=follows,
+            detail=f"computed again from sample {sample.pk} after a correction: {reason}",
+        )
+    for advice in open_advice:
+        if advice.released_at is not None:
+            signals.advice_superseded.send(
+                sender=Advice,
+                advice=advice,
+                replacement=new,
+                reason=f"its sample was corrected ({reason})",
+            )
+    return new
 
 
 def advice_create_for_adverse_event(*, event_id: int) -> Advice | None:
@@ -194,36 +264,31 @@ def advice_backlog(*, now: datetime.datetime, limit: int = 500) -> dict[str, int
     return done
 
 
-def _supersede(advice: Advice, *, by: Advice) -> None:
+def _supersede(advice: Advice, *, actor: AbstractBaseUser | None, detail: str) -> None:
     before = audit.snapshot(advice)
     Advice.objects.filter(pk=advice.pk, state__in=OPEN_STATES).update(
         state=Advice.State.SUPERSEDED, updated_at=timezone.now()
     )
     advice.refresh_from_db()
     audit.record(
-        actor=None,
-        actor_username="system",
+        actor=actor,
+        actor_username="" if actor is not None else "system",
         action=AuditEvent.Action.UPDATE,
         instance=advice,
         before=before,
-        detail=f"superseded by advice {by.pk} on a newer result",
+        detail=detail,
     )
 
 
 def advice_withdraw_for_sample(*, sample: Sample, actor: AbstractBaseUser) -> None:
-    """Withdraw (supersede) the unsigned advice of a cancelled sample, in the caller's
-    transaction; signed advice stays as it was signed."""
+    """Supersede the unsigned advice of a cancelled sample, in the caller's transaction (a
+    released one is announced, its physicians are told); signed advice stays as it was signed."""
     for advice in Advice.objects.select_for_update().filter(sample=sample, state__in=OPEN_STATES):
-        advice_before = audit.snapshot(advice)
-        advice.state = Advice.State.SUPERSEDED
-        advice.save(update_fields=["state", "updated_at"])
-        audit.record(
-            actor=actor,
-            action=AuditEvent.Action.UPDATE,
-            instance=advice,
-            before=advice_before,
-            detail=f"withdrawn: sample {sample.pk} cancelled",
-        )
+        _supersede(advice, actor=actor, detail=f"withdrawn: sample {sample.pk} cancelled")
+        if advice.released_at is not None:
+            signals.advice_superseded.send(
+                sender=Advice, advice=advice, replacement=None, reason="its sample was cancelled"
+            )
 
 
 # Release by the pharmacist -----------------------------------------------------------------------
@@ -255,60 +320,99 @@ def advice_release(
 ) -> Advice:
     """The pharmacist releases draft advice to the physician, optionally edited.
 
-    The engine's output stays in `computed`; the released text and regimen are the columns.
+    An edited regimen is re-derived by the engine (docs/workflow.md §2): the action, split,
+    predicted Ctrough, warnings, checks and text follow it, or the edit is refused naming the
+    field. Text the pharmacist wrote is kept as written. The engine's output stays in
+    `computed`; the released advice is the columns.
     """
     advice = _locked(advice)
     _require(actor, "advice.release_advice", advice)
     if advice.state != Advice.State.DRAFT:
         raise StateConflict(f"Only draft advice can be released; this one is {advice.state}.")
-    drug: Drug = advice.treatment.drug
-    errors: dict[str, list[str]] = {}
-    new_text = advice.text if text is None or not text.strip() else text.strip()
     dose = (
         advice.proposed_daily_dose_mg if proposed_daily_dose_mg is None else proposed_daily_dose_mg
     )
     administrations = proposed_administrations_per_day or advice.proposed_administrations_per_day
-    if dose < 0:
-        errors.setdefault("proposed_daily_dose_mg", []).append("A dose cannot be negative.")
-    elif dose > 0 and dose not in drug.facts().dose_levels_mg:
-        levels = ", ".join(format(v.normalize(), "f") for v in drug.facts().dose_levels_mg)
-        errors.setdefault("proposed_daily_dose_mg", []).append(
-            f"Propose one of the dose levels of {drug}: {levels} mg/day."
-        )
-    if not 1 <= administrations <= 4:
-        errors.setdefault("proposed_administrations_per_day", []).append("Give 1 to 4.")
-    if errors:
-        raise ValidationError(errors)
+    written = "" if text is None else text.strip()
     before = audit.snapshot(advice)
-    edited = (
-        new_text != advice.text
-        or dose != advice.proposed_daily_dose_mg
-        or administrations != advice.proposed_administrations_per_day
-    )
-    if edited:
-        split = clinical.split_daily_dose(drug, dose, administrations)
-        advice.text = new_text
-        advice.proposed_daily_dose_mg = dose
-        advice.proposed_administrations_per_day = split.administrations_per_day
-        advice.proposed_split_mg = [json_number(part) for part in split.parts_mg]
-        if advice.ctrough_ng_ml is not None and advice.current_daily_dose_mg:
-            # docs/clinical-rules.md §5: predicted Ctrough scales linearly with the daily dose.
-            advice.predicted_ctrough_ng_ml = (
-                advice.ctrough_ng_ml * dose / advice.current_daily_dose_mg
-            ).quantize(Decimal("0.01"))
-        advice.edited = True
+    computed_text = advice.text
+    if (dose, administrations) != (
+        advice.proposed_daily_dose_mg,
+        advice.proposed_administrations_per_day,
+    ):
+        _rederive(advice, dose, administrations)
+    if written and written != computed_text:
+        advice.text = written
+    advice.edited = advice.edited or before != audit.snapshot(advice)
     advice.state = Advice.State.RELEASED
     advice.released_by = actor
     advice.released_at = timezone.now()
     advice.save(
         update_fields=[
-            "text", "proposed_daily_dose_mg", "proposed_administrations_per_day",
-            "proposed_split_mg", "predicted_ctrough_ng_ml", "edited", "state", "released_by",
-            "released_at", "updated_at",
+            "text", "action", "proposed_daily_dose_mg", "proposed_administrations_per_day",
+            "proposed_split_mg", "predicted_ctrough_ng_ml", "warnings", "checks", "edited",
+            "state", "released_by", "released_at", "updated_at",
         ]
     )  # fmt: skip
     audit.record(actor=actor, action=AuditEvent.Action.RELEASE, instance=advice, before=before)
     signals.advice_released.send(sender=Advice, advice=advice)
+    return advice
+
+
+def _rederive(advice: Advice, dose: Decimal, administrations: int) -> None:
+    """Set the advice's columns to the engine's advice on the edited regimen."""
+    if advice.kind != Advice.Kind.SAMPLE:
+        field = (
+            "proposed_daily_dose_mg"
+            if dose != advice.proposed_daily_dose_mg
+            else "proposed_administrations_per_day"
+        )
+        raise ValidationError(
+            {
+                field: [
+                    "The toxicity rules set the regimen of this advice: edit its text, or "
+                    "withdraw it and leave the dose to the physician."
+                ]
+            }
+        )
+    try:
+        result = advice_inputs.advise_edited_on_inputs(
+            advice.inputs, daily_dose_mg=dose, administrations_per_day=administrations
+        )
+    except InputError as error:
+        raise ValidationError({error.field: [error.message]}) from None
+    advice.action = result.action
+    advice.proposed_daily_dose_mg = result.proposed_daily_dose_mg
+    advice.proposed_administrations_per_day = result.proposed_administrations_per_day
+    advice.proposed_split_mg = [json_number(part) for part in result.proposed_split_mg]
+    advice.predicted_ctrough_ng_ml = result.predicted_ctrough_ng_ml
+    advice.warnings = list(result.warnings)
+    advice.checks = list(result.checks)
+    advice.text = result.text
+
+
+@transaction.atomic
+def advice_withdraw(*, actor: AbstractBaseUser, advice: Advice, reason: str) -> Advice:
+    """The pharmacist withdraws draft advice with a reason: it is never released, and the
+    nurse and the physician read why on the advice and the treatment."""
+    advice = _locked(advice)
+    _require(actor, "advice.withdraw_advice", advice)
+    if advice.state != Advice.State.DRAFT:
+        raise StateConflict(f"Only draft advice can be withdrawn; this one is {advice.state}.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["Give the reason for withdrawing the advice."]})
+    before = audit.snapshot(advice)
+    advice.state = Advice.State.WITHDRAWN
+    advice.withdrawal_reason = reason
+    advice.save(update_fields=["state", "withdrawal_reason", "updated_at"])
+    audit.record(
+        actor=actor,
+        action=AuditEvent.Action.UPDATE,
+        instance=advice,
+        before=before,
+        detail=f"withdrawn by the pharmacist: {reason}",
+    )
     return advice
 
 
@@ -333,8 +437,11 @@ def advice_accept(
 ) -> Advice:
     """The physician accepts released advice with an electronic signature (docs/workflow.md §3).
 
-    A dose change takes effect on `effective_date` (default tomorrow) as a new DoseRegimen with
-    reason `tdm_advice` linked to this advice; its post-change sample follows from the schedule.
+    An advice whose regimen differs from the one in effect changes the prescription on
+    `effective_date` (default tomorrow): the regimens of the treatment that would take effect
+    on or after it are withdrawn first, then the new DoseRegimen (reason `tdm_advice` for a
+    sample, an interruption for toxicity, linked to this advice) is created, or the treatment
+    stops. One that changes nothing is accepted with no dose change (no effective date).
     """
     today = today or timezone.localdate()
     effective_date = effective_date or today + datetime.timedelta(days=1)
@@ -347,6 +454,11 @@ def advice_accept(
         raise ValidationError(
             {"checks_confirmed": [f"Confirm before accepting: {', '.join(missing)}."]}
         )
+    drawn_on = timezone.localdate(advice.sample.drawn_at) if advice.sample else None
+    if drawn_on is not None and effective_date < drawn_on:
+        raise ValidationError(
+            {"effective_date": [f"The change cannot take effect before the sample ({drawn_on})."]}
+        )
     if effective_date < today:
         raise ValidationError({"effective_date": ["The change cannot take effect in the past."]})
     if effective_date > today + LONGEST_DECISION_LEAD:
@@ -355,12 +467,14 @@ def advice_accept(
             {"effective_date": [f"A decision takes effect within 90 days: {latest} at the latest."]}
         )
     before = audit.snapshot(advice)
-    _apply_decision(actor=actor, advice=advice, effective_date=effective_date)
+    changed = _apply_decision(
+        actor=actor, advice=advice, effective_date=effective_date, today=today
+    )
     advice.state = Advice.State.ACCEPTED
     advice.decided_by = actor
     advice.decided_at = timezone.now()
     advice.checks_confirmed = sorted(set(checks_confirmed))
-    advice.effective_date = effective_date
+    advice.effective_date = effective_date if changed else None
     advice.save(
         update_fields=[
             "state", "decided_by", "decided_at", "checks_confirmed", "effective_date",
@@ -372,71 +486,134 @@ def advice_accept(
         action=AuditEvent.Action.ACCEPT,
         instance=advice,
         before=before,
-        detail="electronic signature: accepted",
+        detail="electronic signature: accepted; "
+        + (f"takes effect on {effective_date}" if changed else "no dose change"),
     )
     signals.advice_signed.send(sender=Advice, advice=advice)
     return advice
 
 
-def _apply_decision(*, actor: AbstractBaseUser, advice: Advice, effective_date: datetime.date):
-    """What an accepted advice changes in the prescription (nothing for continue/resample)."""
-    treatment = advice.treatment
-    if advice.kind == Advice.Kind.SAMPLE:
-        current = treatment.regimen_on(effective_date)
-        changes = (
-            advice.action in DOSE_CHANGING_ACTIONS
-            and current is not None
-            and (
-                current.daily_dose_mg != advice.proposed_daily_dose_mg
-                or current.administrations_per_day != advice.proposed_administrations_per_day
+def _regimen_before(treatment: Treatment, day: datetime.date) -> DoseRegimen | None:
+    """The live regimen in effect the day before `day`: what goes on unless changed."""
+    earlier = [r for r in treatment.live_regimens() if r.effective_from < day]
+    return earlier[-1] if earlier else None
+
+
+def advice_changes_prescription(
+    advice: Advice, *, treatment: Treatment, effective_date: datetime.date
+) -> bool:
+    """Whether accepting the advice on `effective_date` changes the prescription.
+
+    Toxicity advice does when it interrupts or discontinues. Sample advice does when its
+    regimen differs from the one it was computed on (the regimen at the draw) and from the one
+    in effect before the effective date (a dose prescribed since is not prescribed twice).
+    """
+    if advice.kind != Advice.Kind.SAMPLE:
+        return advice.action in PRESCRIBING_TOXICITY_ACTIONS
+    proposed = (advice.proposed_daily_dose_mg, advice.proposed_administrations_per_day)
+    at_draw = (
+        advice.current_daily_dose_mg,
+        advice.inputs["regimen"]["administrations_per_day"],
+    )
+    base = _regimen_before(treatment, effective_date)
+    in_effect = (base.daily_dose_mg, base.administrations_per_day) if base else None
+    return proposed not in (at_draw, in_effect)
+
+
+def advice_pending_regimens(advice: Advice, *, today: datetime.date) -> list[DoseRegimen]:
+    """The live regimens of the advice's treatment not yet in effect: those an acceptance that
+    changes the prescription withdraws from its effective date on."""
+    return [r for r in advice.treatment.live_regimens() if r.effective_from > today]
+
+
+def _apply_decision(
+    *,
+    actor: AbstractBaseUser,
+    advice: Advice,
+    effective_date: datetime.date,
+    today: datetime.date,
+) -> bool:
+    """Change the prescription as the accepted advice says; whether anything changed."""
+    # Lock the treatment as every dose change does, before reading its history.
+    treatment = Treatment.objects.select_for_update().get(pk=advice.treatment_id)
+    if not advice_changes_prescription(advice, treatment=treatment, effective_date=effective_date):
+        return False
+    if advice.action == DISCONTINUE:
+        event = advice.adverse_event
+        with _errors_as_effective_date("stop_date"):
+            services.treatment_stop(
+                actor=actor,
+                treatment=treatment,
+                stop_date=effective_date,
+                reason=f"toxicity: {event.term} grade {event.grade} (advice {advice.pk})",
             )
+        return True
+    base = _regimen_before(treatment, effective_date)
+    interrupted = base is not None and base.daily_dose_mg == 0
+    if advice.kind == Advice.Kind.SAMPLE and interrupted:
+        raise StateConflict(
+            f"The treatment is interrupted from {base.effective_from}: accepting this advice "
+            "would resume it. Prescribe the resume first, or reject the advice."
         )
-        if changes:
-            _dose_change(actor, advice, effective_date, DoseRegimen.Reason.TDM_ADVICE)
-    elif advice.action in (INTERRUPT, INTERRUPT_THEN_REDUCE):
-        regimen = services.dose_regimen_create(
-            actor=actor,
-            treatment=treatment,
-            effective_from=effective_date,
+    services.dose_regimens_withdraw_from(
+        actor=actor,
+        treatment=treatment,
+        first_day=effective_date,
+        reason=f"superseded by advice {advice.pk} accepted on {today.isoformat()}",
+    )
+    if advice.kind == Advice.Kind.SAMPLE:
+        _prescribe(
+            actor,
+            advice,
+            effective_date,
+            daily_dose_mg=advice.proposed_daily_dose_mg,
+            reason=DoseRegimen.Reason.TDM_ADVICE,
+        )
+    elif not interrupted:
+        # An interruption; the physician prescribes the resume. One already interrupted stays
+        # so, without the changes that were to end it.
+        _prescribe(
+            actor,
+            advice,
+            effective_date,
             daily_dose_mg=Decimal(0),
-            administrations_per_day=advice.proposed_administrations_per_day,
             reason=DoseRegimen.Reason.INTERRUPTION,
         )
-        _link_regimen(advice, regimen)
-    elif advice.action == DISCONTINUE:
-        services.treatment_stop(
-            actor=actor,
-            treatment=treatment,
-            stop_date=effective_date,
-            reason=f"toxicity: {advice.adverse_event.term} grade {advice.adverse_event.grade}",
-        )
+    return True
 
 
-def _link_regimen(advice: Advice, regimen: DoseRegimen) -> None:
-    """Record which dose the accepted advice prescribed (the advice owns the link)."""
-    advice.dose_regimen = regimen
-    advice.save(update_fields=["dose_regimen", "updated_at"])
-
-
-def _dose_change(actor, advice: Advice, effective_date: datetime.date, reason: str) -> None:
+@contextmanager
+def _errors_as_effective_date(field: str) -> Iterator[None]:
+    """The prescription's own checks speak of their field; here the physician chose the date."""
     try:
+        yield
+    except ValidationError as error:
+        messages = error.message_dict
+        if field in messages:
+            messages = {"effective_date": messages.pop(field)} | messages
+        raise ValidationError(messages) from None
+
+
+def _prescribe(
+    actor: AbstractBaseUser,
+    advice: Advice,
+    effective_date: datetime.date,
+    *,
+    daily_dose_mg: Decimal,
+    reason: str,
+) -> None:
+    with _errors_as_effective_date("effective_from"):
         regimen = services.dose_regimen_create(
             actor=actor,
             treatment=advice.treatment,
             effective_from=effective_date,
-            daily_dose_mg=advice.proposed_daily_dose_mg,
+            daily_dose_mg=daily_dose_mg,
             administrations_per_day=advice.proposed_administrations_per_day,
             reason=reason,
         )
-    except ValidationError as error:
-        # The regimen's own checks speak of its fields; here the physician chose the date.
-        messages = error.message_dict
-        raise ValidationError(
-            {"effective_date": messages.pop("effective_from")} | messages
-            if "effective_from" in messages
-            else messages
-        ) from None
-    _link_regimen(advice, regimen)
+    # The advice owns the link to the dose it prescribed.
+    advice.dose_regimen = regimen
+    advice.save(update_fields=["dose_regimen", "updated_at"])
 
 
 @transaction.atomic

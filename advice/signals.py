@@ -13,5 +13,9 @@ advice_created = Signal()
 advice_released = Signal()
 # The physician accepted or rejected the advice with their signature.
 advice_signed = Signal()
+# Released advice was superseded before it was signed, because its sample was corrected or
+# cancelled: `replacement=<Advice | None>` (the advice computed again, if any) and
+# `reason=<str>` (why, for the physicians it was released to).
+advice_superseded = Signal()
 # A user opened the advice page (`reader=<User>`): what they were notified of is now seen.
 advice_opened = Signal()

@@ -1,4 +1,5 @@
-"""Advice pages: the review queue, the sign-off inbox, one advice with its PDF and decisions.
+"""Advice pages: the review queue, the sign-off inbox, one advice with its PDF and decisions
+(release or withdraw for the pharmacist, accept or reject for the physician).
 
 The forms (`advice.forms`) only parse; `advice.services` validates and decides. Errors appear
 next to the field.
@@ -19,8 +20,8 @@ from django.views.decorators.http import require_POST
 from advice import services as advice_services
 from advice import signals
 from advice.engine.case_input import json_number
-from advice.engine.text import CODE_DESCRIPTIONS
-from advice.forms import AcceptForm, RejectForm, ReleaseForm
+from advice.engine.text import CODE_DESCRIPTIONS, decision_effect
+from advice.forms import AcceptForm, RejectForm, ReleaseForm, WithdrawForm
 from advice.models import Advice
 from cases import access
 from cases.errors import StateConflict
@@ -33,7 +34,7 @@ def visible_advice(request, pk: int) -> Advice:
     return get_object_or_404(
         Advice.objects.visible_to(request.user).select_related(
             "treatment__patient__site", "treatment__drug", "sample", "adverse_event",
-            "released_by", "decided_by",
+            "released_by", "decided_by", "follows__decided_by",
         ),
         pk=pk,
     )  # fmt: skip
@@ -71,24 +72,52 @@ def advice_queue(request):
     )
 
 
+def _may(user, permission: str, advice: Advice, state: str) -> bool:
+    return (
+        advice.state == state
+        and user.has_perm(permission)
+        and access.works_at(user, advice.treatment.patient.site_id)
+    )
+
+
+def _sign_off(advice: Advice) -> dict[str, object]:
+    """What the physician reads before signing: whether accepting (by default tomorrow)
+    changes the prescription, and the dose changes not yet in effect it would withdraw."""
+    today = timezone.localdate()
+    return {
+        "changes_prescription": advice_services.advice_changes_prescription(
+            advice,
+            treatment=advice.treatment,
+            effective_date=today + datetime.timedelta(days=1),
+        ),
+        "pending_regimens": advice_services.advice_pending_regimens(advice, today=today),
+    }
+
+
+def _signature_effect(advice: Advice) -> str | None:
+    """The prescription an acceptance signed here changed, as the signature states it."""
+    if advice.state != Advice.State.ACCEPTED or advice.decided_by_id is None:
+        return None
+    day = f"{advice.effective_date:%Y-%m-%d}" if advice.effective_date else None
+    return decision_effect(advice.action, day)
+
+
 def _detail(request, advice: Advice, **forms_by_name):
     user = request.user
-    can_release = (
-        advice.state == Advice.State.DRAFT
-        and user.has_perm("advice.release_advice")
-        and access.works_at(user, advice.treatment.patient.site_id)
-    )
-    can_sign = (
-        advice.state == Advice.State.RELEASED
-        and user.has_perm("advice.sign_advice")
-        and access.works_at(user, advice.treatment.patient.site_id)
-    )
+    can_release = _may(user, "advice.release_advice", advice, Advice.State.DRAFT)
+    can_withdraw = _may(user, "advice.withdraw_advice", advice, Advice.State.DRAFT)
+    can_sign = _may(user, "advice.sign_advice", advice, Advice.State.RELEASED)
     context = {
         "advice": advice,
         "patient": advice.treatment.patient,
         "identity": access.sees_identity(user, advice.treatment.patient),
         "can_release": can_release,
+        "can_withdraw": can_withdraw,
         "can_sign": can_sign,
+        "sign_off": _sign_off(advice) if can_sign else None,
+        "signature_effect": _signature_effect(advice),
+        "after_correction": advice.sample_id is not None
+        and Advice.objects.filter(sample_id=advice.sample_id, pk__lt=advice.pk).exists(),
         "descriptions": CODE_DESCRIPTIONS,
         "release_form": forms_by_name.get("release_form")
         or ReleaseForm(
@@ -105,6 +134,7 @@ def _detail(request, advice: Advice, **forms_by_name):
             initial={"effective_date": timezone.localdate() + datetime.timedelta(days=1)},
         ),
         "reject_form": forms_by_name.get("reject_form") or RejectForm(),
+        "withdraw_form": forms_by_name.get("withdraw_form") or WithdrawForm(),
     }
     status = 400 if any(f.errors for f in forms_by_name.values()) else 200
     return render(request, "advice/advice_detail.html", context, status=status)
@@ -145,6 +175,16 @@ def advice_release(request, pk: int):
         messages.success(request, "Advice released to the physician.")
 
     return _decide(request, pk, ReleaseForm, "release_form", step)
+
+
+@login_required
+@require_POST
+def advice_withdraw(request, pk: int):
+    def step(advice, data):
+        advice_services.advice_withdraw(actor=request.user, advice=advice, **data)
+        messages.success(request, "Advice withdrawn; it will not be released.")
+
+    return _decide(request, pk, WithdrawForm, "withdraw_form", step)
 
 
 @login_required

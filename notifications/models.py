@@ -57,6 +57,7 @@ class Notification(models.Model):
         SAMPLE_OVERDUE = "sample_overdue", "sample overdue"
         ADVICE_RELEASED = "advice_released", "advice to sign"
         ADVICE_UNSIGNED = "advice_unsigned", "advice still unsigned"
+        ADVICE_SUPERSEDED = "advice_superseded", "advice superseded: do not sign"
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"

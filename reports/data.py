@@ -55,7 +55,8 @@ def treatment_series(treatment: Treatment, *, current_sample_id: int | None) -> 
         ),
         doses=tuple(
             DosePeriod(effective_from=r.effective_from, daily_dose_mg=r.daily_dose_mg)
-            for r in treatment.regimens.order_by("effective_from")
+            # Withdrawn and entered-in-error regimens were never taken.
+            for r in treatment.live_regimens()
         ),
         adverse_events=tuple(
             AdverseEventInput(
@@ -110,6 +111,9 @@ def report_data(advice: Advice, *, clinical_copy: bool) -> ReportData:
             reason=advice.rejection_reason,
             checks_confirmed=tuple(advice.checks_confirmed),
             effective_date=advice.effective_date if advice.state == Advice.State.ACCEPTED else None,
+            action=advice.action,
+            # An imported decision's prescription is in the imported dose history, not here.
+            states_prescription=advice.state == Advice.State.ACCEPTED and signer is not None,
         )
     computed_text = advice.computed.get("text") if advice.edited else None
     return ReportData(

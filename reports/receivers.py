@@ -1,5 +1,5 @@
 """Reports rendered when advice changes (`advice.signals`) or a sample its plot shows is
-cancelled (`cases.signals`): queued on commit."""
+cancelled or corrected (`cases.signals`): queued on commit."""
 
 from django.dispatch import receiver
 
@@ -22,8 +22,10 @@ def render_signed_report(sender, advice, **kwargs) -> None:
 
 
 @receiver(records.sample_cancelled)
-def render_without_the_cancelled_sample(sender, sample, **kwargs) -> None:
-    """The open advice of the treatment plots its samples: draw it again without this one."""
+@receiver(records.sample_corrected)
+def render_with_the_sample_as_it_is_now(sender, sample, **kwargs) -> None:
+    """The open advice of the treatment plots its samples: draw it again without a cancelled
+    one, or with a corrected one's new values (the sample's own advice is computed again)."""
     open_advice = Advice.objects.filter(
         treatment_id=sample.treatment_id, state__in=OPEN_STATES
     ).exclude(sample=sample)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from advice.engine.case import AdverseEventInput
-from advice.engine.text import CODE_DESCRIPTIONS
+from advice.engine.text import CODE_DESCRIPTIONS, decision_effect
 from reports.plot import ctrough_plot_svg, format_concentration
 
 
@@ -41,7 +41,12 @@ class DosePeriod:
 
 @dataclass(frozen=True)
 class Signature:
-    """The physician's electronic signature; `meaning` is "accepted" or "rejected"."""
+    """The physician's electronic signature; `meaning` is "accepted" or "rejected".
+
+    `effective_date` is when an accepted advice changed the prescription (None: no dose
+    change); `states_prescription` says whether the signature states that change at all (an
+    acceptance signed here does; a rejection or an imported decision does not).
+    """
 
     printed_name: str
     signed_at: datetime
@@ -50,6 +55,8 @@ class Signature:
     reason: str
     checks_confirmed: tuple[str, ...]
     effective_date: date | None
+    action: str
+    states_prescription: bool
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,7 @@ STATE_LABELS: dict[str, str] = {
     "accepted": "Accepted by the physician",
     "rejected": "Rejected by the physician",
     "superseded": "SUPERSEDED by newer advice",
+    "withdrawn": "WITHDRAWN by the pharmacist",
 }
 
 METHOD_LABELS: dict[str, str] = {
@@ -176,7 +184,7 @@ def report_context(data: ReportData) -> dict:
         "title": f"TDM advice #{data.advice_id} — {data.study_number}",
         "state_label": STATE_LABELS.get(data.state, data.state),
         "state_is_final": data.state in ("accepted", "rejected"),
-        "state_is_warning": data.state in ("draft", "superseded"),
+        "state_is_warning": data.state in ("draft", "superseded", "withdrawn"),
         "provisional": data.provisional,
         "generated_at": format_datetime(data.generated_at, zone),
         "time_zone": data.time_zone,
@@ -316,16 +324,26 @@ def _signature_context(signature: Signature | None) -> dict | None:
         "rejected": signature.meaning == "rejected",
         "reason": signature.reason,
         "checks_confirmed": [describe_code(code) for code in signature.checks_confirmed],
-        "effective_date": (
-            format_date(signature.effective_date) if signature.effective_date else None
+        "prescription": (
+            capitalised(
+                decision_effect(
+                    signature.action,
+                    format_date(signature.effective_date) if signature.effective_date else None,
+                )
+            )
+            if signature.states_prescription
+            else None
         ),
     }
 
 
+def capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def describe_code(code: str) -> str:
     """A reason, warning or check code as a short sentence for the reader."""
-    description = CODE_DESCRIPTIONS.get(code, code.replace("_", " "))
-    return description[:1].upper() + description[1:]
+    return capitalised(CODE_DESCRIPTIONS.get(code, code.replace("_", " ")))
 
 
 def format_regimen(

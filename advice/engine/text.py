@@ -14,6 +14,10 @@ from advice.engine.codes import (
     CHECK_DRUG_INTERACTIONS,
     CONTINUE,
     CONTINUE_STEP_UP,
+    DISCONTINUE,
+    INCREASE,
+    INTERRUPT,
+    INTERRUPT_THEN_REDUCE,
     MAX_DOSE_REACHED,
     NO_ESCALATION_GRADE,
     NO_ESCALATION_TOXICITY,
@@ -155,11 +159,7 @@ def advice_text(
     current = f"{format_number(result.current_daily_dose_mg)} mg/day"
     subject = _concentration_subject(drug, estimate) + _extrapolation_note(case, estimate)
     target = f"{format_number(result.target_ng_ml or Decimal(0))} ng/mL"
-    predicted = ""
-    if result.predicted_ctrough_ng_ml is not None:
-        predicted = f"; predicted Ctrough {_format_predicted(result.predicted_ctrough_ng_ml)} ng/mL"
-        if NONLINEAR_ABSORPTION in result.warnings:
-            predicted += " (exposure may rise less than proportionally)"
+    predicted = _predicted_phrase(result)
     grade = result.worst_active_grade
 
     if result.action == RESAMPLE:
@@ -243,11 +243,104 @@ def advice_text(
             f"toxicity of grade {NO_ESCALATION_GRADE} or higher. {verb} {name} from {current} "
             f"to {regimen}{predicted}."
         )
-    if result.provisional and estimate.steady_state_at is not None:
-        hours = pk.STEADY_STATE_HALF_LIVES * drug.half_life_h
-        text += (
-            f" Provisional: drawn before steady state (5 half-lives = {format_number(hours)} h "
-            f"after the start or last dose change); confirm with a sample after "
-            f"{estimate.steady_state_at:%Y-%m-%d %H:%M}."
+    return text + _provisional_note(drug, estimate, result)
+
+
+def _provisional_note(drug: DrugFacts, estimate: pk.CtroughEstimate, result: AdviceResult) -> str:
+    if not result.provisional or estimate.steady_state_at is None:
+        return ""
+    hours = pk.STEADY_STATE_HALF_LIVES * drug.half_life_h
+    return (
+        f" Provisional: drawn before steady state (5 half-lives = {format_number(hours)} h "
+        f"after the start or last dose change); confirm with a sample after "
+        f"{estimate.steady_state_at:%Y-%m-%d %H:%M}."
+    )
+
+
+def _predicted_phrase(result: AdviceResult) -> str:
+    if result.predicted_ctrough_ng_ml is None:
+        return ""
+    predicted = f"; predicted Ctrough {_format_predicted(result.predicted_ctrough_ng_ml)} ng/mL"
+    if NONLINEAR_ABSORPTION in result.warnings:
+        predicted += " (exposure may rise less than proportionally)"
+    return predicted
+
+
+def _computed_summary(computed: AdviceResult, drug: DrugFacts) -> str:
+    """The computed advice in a few words, for the text of an edited one."""
+    dose = f"{format_number(computed.proposed_daily_dose_mg)} mg/day"
+    if computed.action == INCREASE:
+        return f"increase to {dose}"
+    if computed.action == CONTINUE_STEP_UP:
+        return f"continue the step-up to {dose}"
+    if computed.action == REDUCE:
+        if BELOW_LOWEST_LEVEL in computed.warnings:
+            return f"reduce, with no dose level below {dose}"
+        return f"reduce to {dose}"
+    if computed.action == STOP_STEP_UP:
+        return f"stop the step-up at {dose}"
+    if computed.action == NO_ESCALATION_TOXICITY:
+        return f"keep {dose} because of the toxicity"
+    if computed.action == MAX_DOSE_REACHED:
+        return (
+            f"keep {dose}, at or above the highest dose TDM may advise "
+            f"({format_number(drug.max_daily_dose_mg)} mg/day)"
         )
-    return text
+    return f"continue at {dose}"
+
+
+def edited_advice_text(
+    case: AdviceCase,
+    estimate: pk.CtroughEstimate,
+    result: AdviceResult,
+    split: DoseSplit,
+    computed: AdviceResult,
+) -> str:
+    """The text of an advice whose daily dose the pharmacist changed (docs/workflow.md §2): the
+    estimate against the target, the edited action and regimen, and the computed advice it
+    replaces. Only advice judged against a target is edited, so there is an estimate."""
+    drug = case.drug
+    name = drug.drug
+    ctrough = result.ctrough_ng_ml or Decimal(0)
+    target = result.target_ng_ml or Decimal(0)
+    subject = _concentration_subject(drug, estimate) + _extrapolation_note(case, estimate)
+    if result.upper_threshold_ng_ml is not None and ctrough >= result.upper_threshold_ng_ml:
+        judged = (
+            f"is at or above the upper threshold of "
+            f"{format_number(result.upper_threshold_ng_ml)} ng/mL"
+        )
+    elif ctrough >= target:
+        judged = f"is at or above the target of {format_number(target)} ng/mL"
+    else:
+        judged = f"is below the target of {format_number(target)} ng/mL"
+    if result.worst_active_grade >= NO_ESCALATION_GRADE:
+        judged += f", with active treatment-related toxicity of grade {result.worst_active_grade}"
+    regimen = format_regimen(split, case.regimen.administrations_per_day)
+    current = f"{format_number(result.current_daily_dose_mg)} mg/day"
+    predicted = _predicted_phrase(result)
+    if result.action == INCREASE:
+        step = f"Increase {name} from {current} to {regimen}{predicted}."
+    elif result.action == CONTINUE_STEP_UP:
+        step = f"Continue the step-up: increase {name} from {current} to {regimen}{predicted}."
+    elif result.action == REDUCE:
+        step = f"Reduce {name} from {current} to {regimen}{predicted}."
+    elif result.action == STOP_STEP_UP:
+        step = f"Stop the step-up: continue {name} {regimen}."
+    else:
+        step = f"Continue {name} {regimen}."
+    return (
+        f"{subject} {judged}. {step} Edited by the pharmacist: the computed advice was to "
+        f"{_computed_summary(computed, drug)}.{_provisional_note(drug, estimate, result)}"
+    )
+
+
+def decision_effect(action: str, effective_day: str | None) -> str:
+    """What an accepted advice changed in the prescription, as its signature states it;
+    `effective_day` is the effective date as the reader sees it, None when nothing changed."""
+    if effective_day is None:
+        return "no dose change"
+    if action == DISCONTINUE:
+        return f"the treatment stops on {effective_day}"
+    if action in (INTERRUPT, INTERRUPT_THEN_REDUCE):
+        return f"the treatment is interrupted from {effective_day}"
+    return f"the new dose takes effect on {effective_day}"

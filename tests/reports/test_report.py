@@ -159,6 +159,8 @@ def accepted_signature() -> Signature:
         reason="",
         checks_confirmed=("adherence", "drug_interactions"),
         effective_date=date(2024, 2, 7),
+        action="increase",
+        states_prescription=True,
     )
 
 
@@ -307,7 +309,7 @@ def test_signed_report_carries_the_decision():
     assert "Dr. Pieter Bakker" in text
     assert "6 Feb 2024 14:32 CET (Europe/Amsterdam)" in text
     assert "accepted" in text
-    assert "7 Feb 2024" in text
+    assert "Prescription The new dose takes effect on 7 Feb 2024" in text
     assert "Released by Anna de Vries on 5 Feb 2024 11:20 CET" in text
 
 
@@ -318,11 +320,61 @@ def test_rejected_report_carries_the_reason():
         reason="Patient reports grade 2 diarrhoea since yesterday",
         checks_confirmed=(),
         effective_date=None,
+        states_prescription=False,
     )
     text = pdf_text(render_pdf(sorafenib_report(state="rejected", signature=signature)))
 
     assert "rejected" in text
     assert "Patient reports grade 2 diarrhoea since yesterday" in text
+    assert "Prescription" not in text
+
+
+@pytest.mark.parametrize(
+    ("action", "effective_date", "states_prescription", "prescription"),
+    [
+        ("increase", date(2024, 2, 7), True, "The new dose takes effect on 7 Feb 2024"),
+        # An accepted advice that changed nothing says so instead of naming a date.
+        ("continue", None, True, "No dose change"),
+        ("increase", None, True, "No dose change"),
+        (
+            "interrupt_then_reduce",
+            date(2024, 2, 7),
+            True,
+            "The treatment is interrupted from 7 Feb 2024",
+        ),
+        ("discontinue", date(2024, 2, 7), True, "The treatment stops on 7 Feb 2024"),
+        # A decision imported with a cohort states no prescription of its own.
+        ("increase", None, False, None),
+    ],
+)
+def test_the_signature_states_what_the_acceptance_prescribed(
+    action, effective_date, states_prescription, prescription
+):
+    signature = replace(
+        accepted_signature(),
+        action=action,
+        effective_date=effective_date,
+        states_prescription=states_prescription,
+    )
+
+    context = report_context(sorafenib_report(state="accepted", signature=signature))
+
+    assert context["signature"]["prescription"] == prescription
+
+
+def test_a_signed_report_without_a_dose_change_says_no_dose_change():
+    signature = replace(accepted_signature(), action="continue", effective_date=None)
+    text = pdf_text(render_pdf(sorafenib_report(state="accepted", signature=signature)))
+
+    assert "Prescription No dose change" in text
+    assert "takes effect" not in text
+
+
+def test_a_withdrawn_advice_report_says_so():
+    context = report_context(sorafenib_report(state="withdrawn"))
+
+    assert context["state_label"] == "WITHDRAWN by the pharmacist"
+    assert context["state_is_warning"] is True
 
 
 def test_edited_advice_shows_the_computed_original_beside_it():
