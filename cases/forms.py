@@ -314,6 +314,27 @@ class StopTreatmentForm(forms.Form):
 # Samples ----------------------------------------------------------------------------------------
 
 
+class ConfirmImplausibleMixin(forms.Form):
+    """The confirmation of a value or time outside the plausible range (docs/clinical-rules.md
+    §1.1). It is offered once the service refused such a value, so nobody ticks it by habit: until
+    then it travels as a hidden field."""
+
+    confirm_implausible = forms.BooleanField(
+        label="I have checked it: store the value or time outside the plausible range",
+        required=False,
+        widget=forms.HiddenInput,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        ticked = self.data.get(self.add_prefix("confirm_implausible"))
+        if ticked not in (None, "", "False", "false"):
+            self.offer_confirmation()
+
+    def offer_confirmation(self) -> None:
+        self.fields["confirm_implausible"].widget = forms.CheckboxInput()
+
+
 class ResultFieldsMixin(forms.Form):
     concentration = NumberField(
         label="Measured concentration",
@@ -330,13 +351,14 @@ class ResultFieldsMixin(forms.Form):
     )
 
 
-class SampleForm(ResultFieldsMixin):
+class SampleForm(ResultFieldsMixin, ConfirmImplausibleMixin):
     drawn_at = LocalDateTimeField(label="Drawn at")
     last_dose_at = LocalDateTimeField(label="Last dose taken at", required=False)
     lab_accession = forms.CharField(label="Lab accession number", max_length=60, required=False)
 
     field_order = [
         "drawn_at", "last_dose_at", "concentration", "unit", "below_lloq", "lab_accession",
+        "confirm_implausible",
     ]  # fmt: skip
 
     def __init__(self, *args, treatment: Treatment, **kwargs):
@@ -388,12 +410,66 @@ class SampleForm(ResultFieldsMixin):
             "below_lloq": data["below_lloq"],
             "lab_accession": data["lab_accession"],
             "analytes": analytes or None,
+            "confirm_implausible": data["confirm_implausible"],
         }
 
 
-class SampleResultForm(ResultFieldsMixin):
+class SampleResultForm(ResultFieldsMixin, ConfirmImplausibleMixin):
     # A result is a concentration unless it is below the limit of quantification.
     conditionally_required = frozenset({"concentration"})
+
+
+class SampleCorrectForm(ResultFieldsMixin, ConfirmImplausibleMixin):
+    """The sample's current values, to change where they were wrong; `corrections()` holds only
+    the fields the user changed, which is what the service corrects."""
+
+    # A resulted sample keeps a result: a concentration unless it is below the LLOQ.
+    conditionally_required = frozenset({"concentration"})
+
+    drawn_at = LocalDateTimeField(label="Drawn at")
+    last_dose_at = LocalDateTimeField(
+        label="Last dose taken at", required=False, help_text="Empty if unknown."
+    )
+    reason = forms.CharField(
+        label="Reason for the correction",
+        max_length=200,
+        error_messages={"required": "Say why the sample is corrected."},
+    )
+
+    field_order = [
+        "drawn_at", "last_dose_at", "concentration", "unit", "below_lloq", "reason",
+        "confirm_implausible",
+    ]  # fmt: skip
+
+    def __init__(self, *args, sample: Sample, **kwargs):
+        # Shown as the inputs show them (to the minute, a value without trailing zeros), so a
+        # field left as it was is not taken for a change.
+        initial = {
+            "drawn_at": _to_the_minute(sample.drawn_at),
+            "last_dose_at": _to_the_minute(sample.last_dose_at),
+            "concentration": (
+                Decimal(level_text(sample.concentration))
+                if sample.concentration is not None
+                else None
+            ),
+            "unit": sample.unit,
+            "below_lloq": sample.below_lloq,
+        }
+        super().__init__(*args, initial=initial, **kwargs)
+        if sample.status == Sample.Status.DRAWN:
+            # No result yet: it is entered as the result, not corrected.
+            for name in ("concentration", "unit", "below_lloq"):
+                del self.fields[name]
+
+    def corrections(self) -> dict[str, object]:
+        names = ("drawn_at", "last_dose_at", "concentration", "unit", "below_lloq")
+        return {name: self.cleaned_data[name] for name in names if name in self.changed_data}
+
+
+def _to_the_minute(moment: datetime.datetime | None) -> datetime.datetime | None:
+    if moment is None:
+        return None
+    return timezone.localtime(moment).replace(second=0, microsecond=0)
 
 
 class SampleCancelForm(forms.Form):

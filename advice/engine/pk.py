@@ -9,7 +9,9 @@ A sample is evaluable unless one of the reason codes below applies; an evaluable
 which scales a concentration drawn at `t` to the end of the dosing interval along the
 terminal half-life (log-linear elimination), for `t` before or after `tau`. Time rules are
 judged on the exact `t`; the estimate is computed in floating point and rounded once to
-0.01 ng/mL (half up), and that rounded value is what the advice rules compare.
+0.01 ng/mL (half up), and that rounded value is what the advice rules compare. A measured value
+outside the drug's plausible range (`plausibility`) carries warning `implausible_value`, whether
+the sample is evaluable or not.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 from advice.engine.catalogue import DrugFacts
+from advice.engine.plausibility import implausible_concentration
 
 # Reason codes in the order `reasons` lists them (the order of docs/clinical-rules.md §2.1).
 LAST_DOSE_MISSING = "last_dose_missing"
@@ -39,8 +42,8 @@ REASON_ORDER: tuple[str, ...] = (
 )
 
 NOT_STEADY_STATE = "not_steady_state"
-# The measured value lies outside the drug's plausible range (docs/clinical-rules.md §2.3) and
-# was stored only because the user confirmed it.
+# The measured value lies outside the drug's plausible range (docs/clinical-rules.md §1.1): the
+# application stores it only once the user confirmed it.
 IMPLAUSIBLE_VALUE = "implausible_value"
 METHOD_MEASURED = "measured"
 METHOD_EXTRAPOLATED = "extrapolated"
@@ -199,6 +202,13 @@ def estimate_ctrough(
         reasons.append(BELOW_LLOQ)
 
     day = cycle_day(drug, treatment_start, draw_date)
+    # Listed whether or not the sample is evaluable: whoever reads the advice must know that the
+    # value was confirmed outside the drug's plausible range.
+    value_warnings = (
+        (IMPLAUSIBLE_VALUE,)
+        if implausible_concentration(sample.concentration_ng_ml, drug, below_lloq=sample.below_lloq)
+        else ()
+    )
     if reasons:
         return CtroughEstimate(
             evaluable=False,
@@ -206,7 +216,7 @@ def estimate_ctrough(
             hours_after_dose=hours_after_dose,
             ctrough_ng_ml=None,
             method=None,
-            warnings=(),
+            warnings=value_warnings,
             provisional=False,
             tau_h=tau_h,
             steady_state_at=None,
@@ -238,7 +248,7 @@ def estimate_ctrough(
         hours_after_dose=hours_after_dose,
         ctrough_ng_ml=ctrough,
         method=METHOD_MEASURED if within_trough_window else METHOD_EXTRAPOLATED,
-        warnings=(NOT_STEADY_STATE,) if before_steady_state else (),
+        warnings=value_warnings + ((NOT_STEADY_STATE,) if before_steady_state else ()),
         provisional=before_steady_state,
         tau_h=tau_h,
         steady_state_at=steady_state_at if before_steady_state else None,

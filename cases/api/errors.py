@@ -1,4 +1,5 @@
-"""API errors in one shape: 400 `{field: [messages]}`, 404 for other sites, 409 for conflicts."""
+"""API errors in one shape: 400 `{field: [messages]}`, 404 for other sites, 409 for conflicts
+(`{"detail"}`, with `conflicting_sample` for a duplicate sample)."""
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -17,7 +18,7 @@ def exception_handler(exc, context):
             detail = {"non_field_errors": exc.messages}
         return Response(detail, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, StateConflict):
-        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response({"detail": str(exc), **exc.details}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, ObjectDoesNotExist):
         exc = exceptions.NotFound()
     return drf_exception_handler(exc, context)

@@ -1,4 +1,4 @@
-"""The samples resource of the API: logging, results, cancelling."""
+"""The samples resource of the API: logging, results, corrections, cancelling."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from rest_framework.response import Response
 from cases import services
 from cases.api.base import IsoDateTimeFilter, ScopedViewSet, by_id
 from cases.api.fields import LocalDateTimeField, NumberField, UnitField, VisibleRelatedField
+from cases.api.permissions import ViewPermission
 from cases.models import Sample, Treatment
+from cases.services.samples import sample_correct
+
+CONFIRM_HELP = (
+    "true stores a value outside the drug's plausible range, or a last dose more than 7 days "
+    "before the draw (docs/clinical-rules.md §1.1)"
+)
 
 
 class SampleSerializer(serializers.ModelSerializer):
@@ -28,7 +35,8 @@ class SampleSerializer(serializers.ModelSerializer):
             "id", "treatment", "status", "drawn_at", "last_dose_at", "daily_dose_mg",
             "administrations_per_day", "concentration", "unit", "below_lloq", "analytes",
             "lab_accession", "concentration_ng_ml", "hours_after_dose", "ctrough_ng_ml",
-            "method", "evaluable", "reasons", "warnings", "cancel_reason", "created_at",
+            "method", "evaluable", "reasons", "warnings", "confirmed_implausible",
+            "cancel_reason", "created_at",
         ]  # fmt: skip
 
 
@@ -50,6 +58,9 @@ class SampleCreateSerializer(serializers.Serializer):
         default=dict,
         help_text="ng/mL per analyte where the target is a sum (sunitinib + SU12662)",
     )
+    confirm_implausible = serializers.BooleanField(
+        required=False, default=False, help_text=CONFIRM_HELP
+    )
 
 
 class SampleResultSerializer(serializers.Serializer):
@@ -58,6 +69,25 @@ class SampleResultSerializer(serializers.Serializer):
     )
     unit = UnitField(required=False, default=Sample.Unit.NG_ML)
     below_lloq = serializers.BooleanField(required=False, default=False)
+    confirm_implausible = serializers.BooleanField(
+        required=False, default=False, help_text=CONFIRM_HELP
+    )
+
+
+class SampleCorrectSerializer(serializers.Serializer):
+    """Only the fields given are corrected; the others keep their value."""
+
+    drawn_at = LocalDateTimeField(required=False)
+    last_dose_at = LocalDateTimeField(required=False, allow_null=True)
+    concentration = serializers.DecimalField(
+        max_digits=14, decimal_places=4, required=False, allow_null=True
+    )
+    unit = UnitField(required=False)
+    below_lloq = serializers.BooleanField(required=False)
+    reason = serializers.CharField(max_length=200, allow_blank=True)
+    confirm_implausible = serializers.BooleanField(
+        required=False, default=False, help_text=CONFIRM_HELP
+    )
 
 
 class SampleCancelSerializer(serializers.Serializer):
@@ -92,6 +122,17 @@ class SampleViewSet(ScopedViewSet):
         data.is_valid(raise_exception=True)
         sample = services.sample_result(actor=request.user, sample=sample, **data.validated_data)
         return Response(self.get_serializer(sample).data)
+
+    @extend_schema(request=SampleCorrectSerializer, responses=SampleSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[ViewPermission])
+    def correct(self, request, pk=None, format=None):
+        """Correct a drawn or resulted sample's times or result with a reason (nurse or
+        pharmacist of the site: the service checks `cases.correct_sample`)."""
+        sample = self.get_object()
+        data = SampleCorrectSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sample_correct(actor=request.user, sample=sample, **data.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=sample.pk)).data)
 
     @extend_schema(request=SampleCancelSerializer, responses=SampleSerializer)
     @action(detail=True, methods=["post"])
