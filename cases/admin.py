@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 
 from advice.engine.catalogue import CatalogueError, parse_drug_row
 from cases import services
+from cases.errors import StateConflict
 from cases.forms import apply_errors
 from cases.models import AuditEvent, Drug, DrugVersion, Sample, Site, SiteMembership, Treatment
 
@@ -138,6 +139,8 @@ class SampleAdminForm(forms.ModelForm):
             self.built = services.sample_build(actor=None, **cleaned)
         except ValidationError as error:
             apply_errors(self, error)
+        except StateConflict as conflict:
+            self.add_error(None, str(conflict))
         return cleaned
 
 

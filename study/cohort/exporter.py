@@ -83,6 +83,8 @@ def _sample_json(sample: SampleRecord, dates: PatientDates) -> dict[str, Any]:
         "unit": sample.unit if sample.concentration is not None else None,
         "below_lloq": sample.below_lloq,
     }
+    if sample.confirmed_implausible:
+        written["confirmed_implausible"] = True
     if sample.analytes:
         written["analytes"] = {
             name: json_number(value) for name, value in sorted(sample.analytes.items())

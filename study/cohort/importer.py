@@ -341,6 +341,9 @@ def _service(path: str, service: Callable[..., Any], **arguments: Any) -> Any:
                 for message in messages
             ]
         ) from None
+    except StateConflict as conflict:
+        # E.g. a sample that repeats another one: the file holds it twice.
+        raise CohortInvalid([CohortError(path, str(conflict))]) from None
 
 
 def _site_get_or_create(code: str, name: str, actor: AbstractBaseUser | None) -> tuple[Site, bool]:
@@ -450,6 +453,7 @@ def _treatment_import(
             unit=entry.unit,
             below_lloq=entry.below_lloq,
             analytes=dict(entry.analytes) or None,
+            confirm_implausible=entry.confirmed_implausible,
         )
         advice = advice_services.advice_create_for_sample(sample_id=sample.pk)
         decision = decisions.get(entry.drawn_at)

@@ -63,6 +63,7 @@ class SampleRecord:
     concentration: Decimal | None
     unit: str
     below_lloq: bool
+    confirmed_implausible: bool
     analytes: Mapping[str, Decimal]
 
 
@@ -182,6 +183,7 @@ def _treatment_record(treatment: Treatment, index: int) -> TreatmentRecord:
                 concentration=sample.concentration,
                 unit=sample.unit,
                 below_lloq=sample.below_lloq,
+                confirmed_implausible=sample.confirmed_implausible,
                 analytes={name: Decimal(str(value)) for name, value in sample.analytes.items()},
             )
             for position, sample in enumerate(treatment.exported_samples)

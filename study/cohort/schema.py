@@ -114,6 +114,7 @@ class SampleEntry(_Entry):
     concentration: Concentration | None = None
     unit: Unit | None = None
     below_lloq: Annotated[Flag, *null_means(bool)]
+    confirmed_implausible: Annotated[Flag, *null_means(bool)]
     analytes: Annotated[
         dict[str, Concentration],
         Strict(),

@@ -55,3 +55,18 @@ def test_stored_samples_are_read_only_in_the_admin(client, staff, case_at):
     assert response.status_code == 403
     sample.refresh_from_db()
     assert sample.concentration == 2870
+
+
+def test_a_duplicate_sample_in_the_admin_is_refused_naming_the_other_one(client, staff, case_at):
+    treatment = case_at("a", adverse_event=False)["treatment"]
+    client.force_login(staff["admin"])
+    client.post("/admin/cases/sample/add/", form_data(treatment))
+    first = Sample.objects.get(lab_accession="LAB-1")
+
+    response = client.post(
+        "/admin/cases/sample/add/", form_data(treatment, drawn_at_1="09:20", lab_accession="LAB-2")
+    )
+
+    assert response.status_code == 200
+    assert f"sample {first.pk}" in response.content.decode()
+    assert not Sample.objects.filter(lab_accession="LAB-2").exists()

@@ -11,7 +11,7 @@ import pytest
 from django.db import transaction
 
 from cases.models import DoseRegimen, Treatment
-from study.cohort import import_cohort, iter_cohort_json, validate_cohort
+from study.cohort import CohortInvalid, import_cohort, iter_cohort_json, validate_cohort
 from study.pseudonym import Pseudonymiser
 from study.tables import DOSES
 
@@ -120,3 +120,25 @@ def test_the_start_dose_cannot_be_withdrawn_in_a_file():
     problems = validate_cohort(document)
 
     assert any(problem.path.endswith("doses[0].status") for problem in problems), problems
+
+
+def test_a_confirmed_implausible_sample_survives_the_round_trip():
+    document = json.loads(VALID_FILE.read_text(encoding="utf-8"))
+    sample = document["patients"][0]["treatments"][0]["samples"][0]
+    sample["concentration"] = 900_000
+    with pytest.raises(CohortInvalid) as refused:
+        import_cohort(copy.deepcopy(document))
+    assert any("samples[0]" in problem.path for problem in refused.value.errors)
+    sample["confirmed_implausible"] = True
+
+    with transaction.atomic():
+        import_cohort(document)
+        first = _export()
+        transaction.set_rollback(True)
+
+    exported = first["patients"][0]["treatments"][0]["samples"][0]
+    assert exported["confirmed_implausible"] is True
+    import_cohort(first)
+    assert {k: v for k, v in _export().items() if k != "exported_at"} == {
+        k: v for k, v in first.items() if k != "exported_at"
+    }

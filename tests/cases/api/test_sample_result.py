@@ -134,11 +134,11 @@ def test_an_nmol_per_litre_result_is_stored_to_the_columns_precision(api, case_a
             "treatment": treatment.pk,
             "drawn_at": "2024-03-05T09:00:00+01:00",
             "last_dose_at": "2024-03-04T21:00:00+01:00",
-            "concentration": "1.2345",
+            "concentration": "12345.6789",
             "unit": "nmol/L",
         },
         format="json",
     )
     assert odd.status_code == 201, odd.json()
-    # 1.2345 × 0.4648 = 0.5737956 → 0.5738 ng/mL
-    assert odd.json()["concentration_ng_ml"] == 0.5738
+    # 12345.6789 × 0.4648 = 5738.27155… → 5738.2716 ng/mL
+    assert odd.json()["concentration_ng_ml"] == 5738.2716
