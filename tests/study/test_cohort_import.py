@@ -861,7 +861,7 @@ MALFORMED_VALUES: list[tuple[str, Callable[[dict], object], str, str]] = [
         lambda d: treatment(d, 0)["samples"][0].update(below_LLOQ=True),
         f"{T0}.samples[0].below_LLOQ",
         "unknown field; expected one of drawn_at, last_dose_at, concentration, unit, below_lloq, "
-        "analytes",
+        "confirmed_implausible, analytes",
     ),
     (
         "unknown key at the top",
