@@ -54,6 +54,10 @@ class AcceptForm(forms.Form):
         # Accept and reject share the sign-off page, and both have a password: distinct ids.
         kwargs.setdefault("auto_id", "accept_%s")
         super().__init__(*args, **kwargs)
+        if not checks:
+            # Nothing to confirm: no empty "I confirmed" group on the page.
+            del self.fields["checks_confirmed"]
+            return
         self.fields["checks_confirmed"].choices = [
             (code, f"{code.replace('_', ' ')}: {CODE_DESCRIPTIONS.get(code, '')}")
             for code in checks

@@ -161,6 +161,8 @@ def test_the_sign_off_page_lists_the_pending_changes_it_will_withdraw(client, st
     assert "Dose changes not yet in effect:" in html
     assert f"1000 mg/day from {stories.day(2):%Y-%m-%d} (TDM advice)" in html
     assert "Accepting this advice withdraws each of them that would take effect on or after" in html
+    # A toxicity advice asks for no checks: no empty "I confirmed" group.
+    assert "I confirmed" not in html
 
 
 def test_an_advice_that_changes_no_dose_says_so_before_and_after_signing(client, staff, on_commit):
