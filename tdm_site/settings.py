@@ -210,6 +210,14 @@ if not DEBUG:
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
+# Behind a TLS-terminating reverse proxy (docs/configuration.md): trust its X-Forwarded-Proto,
+# so that requests it forwarded over HTTPS count as secure (no redirect loop, HSTS sent), and
+# accept browser POSTs from the public origin it serves.
+if env.bool("DJANGO_TRUSTED_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = env.bool("DJANGO_USE_X_FORWARDED_HOST", default=False)
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -104,3 +104,37 @@ def test_embedded_defaults_need_no_environment(tmp_path):
 def test_models_and_migrations_agree():
     result = manage("makemigrations", "--check", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+PROXIED_REQUEST = """
+from django.test import Client
+client = Client(HTTP_HOST="etdm.hospital.example")
+plain = client.get("/accounts/login/")
+proxied = client.get("/accounts/login/", HTTP_X_FORWARDED_PROTO="https")
+print(plain.status_code, proxied.status_code, proxied.get("Strict-Transport-Security", "-"))
+from django.conf import settings
+print(" ".join(settings.CSRF_TRUSTED_ORIGINS))
+"""
+
+
+@pytest.mark.parametrize(("trusted", "expected"), [("true", "301 200"), ("false", "301 301")])
+def test_behind_a_trusted_tls_proxy_forwarded_https_is_secure(tmp_path, trusted, expected):
+    """The proxy's X-Forwarded-Proto is believed only when the proxy is declared trusted: then
+    the page answers over the forwarded HTTPS with HSTS instead of redirecting for ever."""
+    result = manage(
+        "shell",
+        "-c",
+        PROXIED_REQUEST,
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="etdm.hospital.example",
+        DJANGO_TRUSTED_PROXY=trusted,
+        DJANGO_CSRF_TRUSTED_ORIGINS="https://etdm.hospital.example",
+        TDM_VAR_DIR=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    statuses, origins = result.stdout.strip().splitlines()[-2:]
+    assert statuses.startswith(expected)
+    if trusted == "true":
+        assert statuses.endswith("max-age=31536000; includeSubDomains; preload")
+    assert origins == "https://etdm.hospital.example"
