@@ -24,6 +24,7 @@ below the assay's LLOQ is never implausible.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
@@ -86,6 +87,8 @@ def dose_headroom(drug: DrugFacts) -> Decimal:
     return max(drug.max_daily_dose_mg / drug.standard_daily_dose_mg, Decimal(1))
 
 
+# Asked for every sample saved and every advice computed; the facts are frozen, so once each.
+@cache
 def plausible_range(drug: DrugFacts) -> PlausibleRange | None:
     """The drug's plausible range (module docstring), or None when its row gives no
     reference concentration."""
