@@ -24,9 +24,9 @@ below the assay's LLOQ is never implausible.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from functools import cache
 
 from advice.engine.catalogue import DrugFacts
 
