@@ -26,8 +26,18 @@ from advice.models import Advice
 from cases import access
 from cases.errors import StateConflict
 from cases.forms import apply_errors
+from cases.views.patients import drug_names, sorted_page, visible_sites
 
-QUEUE_LIMIT = 200
+ADVICE_PER_PAGE = 50
+
+# The columns the queue sorts by: the `sort` parameter's keys (a leading "-" reverses them).
+ADVICE_SORTS = {
+    "computed": ("created_at",),
+    "patient": ("treatment__patient__study_number", "created_at"),
+    "drug": ("treatment__drug__name", "created_at"),
+    "ctrough": ("ctrough_ng_ml", "created_at"),
+    "action": ("action", "created_at"),
+}
 
 
 def visible_advice(request, pk: int) -> Advice:
@@ -42,32 +52,52 @@ def visible_advice(request, pk: int) -> Advice:
 
 @login_required
 def advice_queue(request):
-    """Draft advice to review (pharmacists) and released advice to sign (physicians)."""
+    """Draft advice to review (pharmacists) and released advice to sign (physicians): paged,
+    sortable, filtered by kind, site and drug."""
     state = request.GET.get("state", "")
     if state not in Advice.State.values:
         if request.user.has_perm("advice.sign_advice"):
             state = Advice.State.RELEASED
         else:
             state = Advice.State.DRAFT
+    kind = request.GET.get("kind", "")
+    site = request.GET.get("site", "")
+    drug = request.GET.get("drug", "")
     visible = Advice.objects.visible_to(request.user)
-    items = (
-        visible.filter(state=state)
-        .select_related("treatment__patient", "treatment__drug", "sample")
-        .order_by("created_at")[:QUEUE_LIMIT]
+    if kind:
+        visible = visible.filter(kind=kind)
+    if site:
+        visible = visible.filter(treatment__patient__site__code=site)
+    if drug:
+        visible = visible.filter(treatment__drug__name=drug)
+    items = visible.filter(state=state).select_related(
+        "treatment__patient", "treatment__drug", "sample"
     )
+    listing = sorted_page(request, items, ADVICE_SORTS, "computed", ADVICE_PER_PAGE)
     counts = dict(visible.order_by().values_list("state").annotate(n=Count("pk")))
+    filters = request.GET.copy()
+    filters.pop("page", None)
+    filters.pop("state", None)
     return render(
         request,
         "advice/advice_queue.html",
         {
+            **listing,
             "rows": [
                 {"advice": a, "identity": access.sees_identity(request.user, a.treatment.patient)}
-                for a in items
+                for a in listing["page"]
             ],
             "state": state,
             "states": [
                 (value, label, counts.get(value, 0)) for value, label in Advice.State.choices
             ],
+            "filters": filters.urlencode(),
+            "kind": kind,
+            "kinds": Advice.Kind.choices,
+            "site": site,
+            "sites": visible_sites(request.user),
+            "drug": drug,
+            "drugs": drug_names(),
         },
     )
 

@@ -1,12 +1,15 @@
 """Who sees which records: site membership and the roles of `cases.roles`.
 
-Results are cached on the user object, which lives for one request (or one task), so a page
-that scopes several querysets asks the database once.
+The roles and member sites are read together in one query and cached on the user object, which
+lives for one request (or one task): a page that scopes several querysets asks the database
+once, and a membership or group changed by anyone takes effect on the user's next request.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from django.db.models import CharField, F, IntegerField, Value
 
 from cases.roles import ALL_SITES_ROLES, CLINICAL_ROLES
 
@@ -18,25 +21,45 @@ if TYPE_CHECKING:
     AnyUser = AbstractBaseUser | AnonymousUser
 
 
+def _resolve(user: AnyUser) -> tuple[frozenset[str], frozenset[int]]:
+    """The user's role names and member site ids, read in one query the first time a request
+    asks and kept on the user object, which lives for that one request (docs/access.md)."""
+    cached = getattr(user, "_tdm_access", None)
+    if cached is None:
+        from django.contrib.auth.models import Group
+
+        from cases.models import SiteMembership
+
+        role_rows = (
+            Group.objects.filter(user=user)
+            .annotate(role_name=F("name"), member_site=Value(None, output_field=IntegerField()))
+            .values_list("role_name", "member_site")
+        )
+        site_rows = (
+            SiteMembership.objects.filter(user=user)
+            .annotate(role_name=Value(None, output_field=CharField()), member_site=F("site_id"))
+            .values_list("role_name", "member_site")
+        )
+        rows = list(role_rows.union(site_rows, all=True))
+        cached = (
+            frozenset(role for role, _ in rows if role is not None),
+            frozenset(site for _, site in rows if site is not None),
+        )
+        user._tdm_access = cached
+    return cached
+
+
 def user_roles(user: AnyUser) -> frozenset[str]:
     if not user.is_authenticated or not user.is_active:
         return frozenset()
-    cached = getattr(user, "_tdm_roles", None)
-    if cached is None:
-        cached = frozenset(user.groups.values_list("name", flat=True))
-        user._tdm_roles = cached
-    return cached
+    return _resolve(user)[0]
 
 
 def member_site_ids(user: AnyUser) -> frozenset[int]:
     """The sites the user works at (their memberships), whatever their role."""
     if not user.is_authenticated or not user.is_active:
         return frozenset()
-    cached = getattr(user, "_tdm_member_site_ids", None)
-    if cached is None:
-        cached = frozenset(user.site_memberships.values_list("site_id", flat=True))
-        user._tdm_member_site_ids = cached
-    return cached
+    return _resolve(user)[1]
 
 
 def sees_all_sites(user: AnyUser) -> bool:

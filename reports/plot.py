@@ -12,6 +12,8 @@ reports are printed in black and white.
 from __future__ import annotations
 
 import io
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -78,6 +80,11 @@ class _ReferenceLine:
     style: str
 
 
+# How many plots each worker process keeps. A report's plot is drawn again, from the same
+# values, for its other copy, its release and its signature; each plot is some 50 kB.
+PLOTS_KEPT = 128
+
+
 def ctrough_plot_svg(
     points: Sequence[PlotPoint],
     doses: Sequence[DosePeriod],
@@ -99,8 +106,49 @@ def ctrough_plot_svg(
     The daily dose is a grey step line on the right-hand axis; adverse-event onsets are
     triangles along the top with their CTCAE grades. Dates are shown in `time_zone`.
     """
+    arguments = (
+        tuple(points),
+        tuple(doses),
+        target_ng_ml,
+        upper_threshold_ng_ml,
+        mean_exposure,
+        unit,
+        time_zone,
+        tuple(adverse_events),
+    )
+    # Keyed by the repr, not by equality: Decimal("2.5") equals Decimal("2.50") but is
+    # printed differently, and a cached plot must be the one these very values draw.
+    key = repr(arguments)
+    with _kept_lock:
+        markup = _kept.get(key)
+        if markup is not None:
+            _kept.move_to_end(key)
+            return markup
+    markup = _plot_markup(*arguments)
+    with _kept_lock:
+        _kept[key] = markup
+        while len(_kept) > PLOTS_KEPT:
+            _kept.popitem(last=False)
+    return markup
+
+
+_kept: OrderedDict[str, str] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def _plot_markup(
+    points: tuple[PlotPoint, ...],
+    doses: tuple[DosePeriod, ...],
+    target_ng_ml: Decimal | None,
+    upper_threshold_ng_ml: Decimal | None,
+    mean_exposure: Decimal | None,
+    unit: str,
+    time_zone: str,
+    events: tuple[AdverseEventInput, ...],
+) -> str:
+    """The plot itself; `ctrough_plot_svg` draws it once per process for the same values
+    (the markup is a pure function of them)."""
     zone = ZoneInfo(time_zone)
-    events = tuple(adverse_events)
     with matplotlib.rc_context(PLOT_STYLE):
         figure = Figure(figsize=FIGURE_SIZE_IN, layout="constrained")
         axes = figure.add_subplot()

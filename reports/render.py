@@ -3,6 +3,9 @@
 The PDF is a pure function of its `ReportData`: no creation date, a file identifier derived
 from the advice, and a byte-stable plot. Rendering the same data again gives the same bytes,
 so the SHA-256 stored with a signed report can be checked against a fresh rendering.
+
+What every rendering shares is set up once per worker process: WeasyPrint's fonts here, and
+the plot of the same values in `reports.plot`.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 from django.template.loader import render_to_string
 from weasyprint import HTML
+from weasyprint.text.fonts import FontConfiguration
 
 from reports.report import ReportData, report_context
 
@@ -26,6 +31,17 @@ TEMPLATE = "reports/advice_report.html"
 FONT_TIMESTAMP = "1704067200"  # 2024-01-01T00:00:00Z
 
 
+# WeasyPrint's font set-up (the fontconfig configuration and the font faces it has loaded),
+# built once per thread of each worker process and reused by every rendering in it.
+_fonts = threading.local()
+
+
+def font_configuration() -> FontConfiguration:
+    if not hasattr(_fonts, "configuration"):
+        _fonts.configuration = FontConfiguration()
+    return _fonts.configuration
+
+
 def render_pdf(data: ReportData) -> bytes:
     """The A4 PDF report of one advice; the same data always gives the same bytes."""
     os.environ["SOURCE_DATE_EPOCH"] = FONT_TIMESTAMP
@@ -33,7 +49,10 @@ def render_pdf(data: ReportData) -> bytes:
     # WeasyPrint writes creation dates only when the HTML declares them, and the template
     # does not. Archives expect a file identifier: one derived from the advice is the same
     # on every rendering.
-    return HTML(string=html).write_pdf(pdf_identifier=f"etdm-advice-{data.advice_id}".encode())
+    return HTML(string=html).write_pdf(
+        pdf_identifier=f"etdm-advice-{data.advice_id}".encode(),
+        font_config=font_configuration(),
+    )
 
 
 def write_pdf_atomically(content: bytes, path: Path) -> str:

@@ -5,14 +5,22 @@ from __future__ import annotations
 import datetime
 
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 
 from cases.forms import AuditFilterForm
 from cases.models import AuditEvent
+from cases.views.patients import sorted_page
 
 PER_PAGE = 50
+
+# The columns the trail sorts by: the `sort` parameter's keys (a leading "-" reverses them).
+AUDIT_SORTS = {
+    "at": ("at",),
+    "actor": ("actor_username", "at"),
+    "action": ("action", "at"),
+    "model": ("model", "at"),
+}
 
 
 def _start_of(day: datetime.date) -> datetime.datetime:
@@ -58,16 +66,13 @@ def audit_trail(request):
         events = events.filter(at__gte=_start_of(filters["date_from"]))
     if filters.get("date_to"):
         events = events.filter(at__lt=_start_of(filters["date_to"] + datetime.timedelta(days=1)))
-    page = Paginator(events.order_by("-at", "-id"), PER_PAGE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    listing = sorted_page(request, events, AUDIT_SORTS, "-at", PER_PAGE)
     return render(
         request,
         "cases/audit_trail.html",
         {
+            **listing,
             "form": form,
-            "page": page,
-            "rows": [{"event": event, "changes": changes(event)} for event in page],
-            "query": query.urlencode(),
+            "rows": [{"event": event, "changes": changes(event)} for event in listing["page"]],
         },
     )

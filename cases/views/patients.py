@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Prefetch, Q
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
@@ -14,10 +15,57 @@ from cases.forms import (
     PatientForm,
     apply_errors,
 )
-from cases.models import DoseRegimen, Patient
+from cases.models import DoseRegimen, Drug, Patient, Site, Treatment
 from cases.pages import may_act, render_form_page
 
-PATIENTS_PER_PAGE = 100
+PATIENTS_PER_PAGE = 50
+
+# The columns the list sorts by: the `sort` parameter's keys (a leading "-" reverses them).
+PATIENT_SORTS = {
+    "study_number": ("study_number",),
+    "site": ("site__code", "study_number"),
+    "tumour": ("tumour", "study_number"),
+    "treatments": ("treatment_count", "study_number"),
+    "registered": ("created_at",),
+}
+
+
+def sorted_page(
+    request, queryset: QuerySet, sorts: dict[str, tuple[str, ...]], default: str, per_page: int
+) -> dict[str, object]:
+    """One page of `queryset` in the order the `sort` parameter names, with the total count
+    and the links to the other pages and orders.
+
+    `sort` is a key of `sorts`, reversed by a leading "-"; any other value is the default
+    order. The primary key ends every order, so a row never appears on two pages.
+    """
+    sort = request.GET.get("sort", "")
+    if sort.removeprefix("-") not in sorts:
+        sort = default
+    fields = [*sorts[sort.removeprefix("-")], "pk"]
+    if sort.startswith("-"):
+        fields = [field[1:] if field.startswith("-") else f"-{field}" for field in fields]
+    page = Paginator(queryset.order_by(*fields), per_page).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    links = {}
+    for key in sorts:
+        params["sort"] = f"-{key}" if sort == key else key
+        links[key] = params.urlencode()
+    params["sort"] = sort
+    return {"page": page, "sort": sort, "query": params.urlencode(), "sort_links": links}
+
+
+def visible_sites(user) -> QuerySet:
+    """The sites whose records the user reads, for a list's site filter."""
+    site_ids = access.visible_site_ids(user)
+    sites = Site.objects.order_by("code")
+    return sites if site_ids is None else sites.filter(pk__in=site_ids)
+
+
+def drug_names() -> list[str]:
+    """The catalogue's drug names, for a list's drug filter."""
+    return list(Drug.objects.order_by("name").values_list("name", flat=True).distinct())
 
 
 def may_register(user) -> bool:
@@ -27,8 +75,11 @@ def may_register(user) -> bool:
 
 @login_required
 def patient_list(request):
+    """The patients visible to the user, paged, sortable and filtered by site and drug."""
     user = request.user
     query = request.GET.get("q", "").strip()
+    site = request.GET.get("site", "")
+    drug = request.GET.get("drug", "")
     patients = (
         Patient.objects.visible_to(user)
         .select_related("site")
@@ -40,16 +91,26 @@ def patient_list(request):
             own = Q(site_id__in=access.member_site_ids(user))
             matches |= own & (Q(name__icontains=query) | Q(record_number__iexact=query))
         patients = patients.filter(matches)
-    rows = [
-        {"patient": p, "identity": access.sees_identity(user, p)}
-        for p in patients[:PATIENTS_PER_PAGE]
-    ]
+    if site:
+        patients = patients.filter(site__code=site)
+    if drug:
+        patients = patients.filter(
+            Exists(Treatment.objects.filter(patient=OuterRef("pk"), drug__name=drug))
+        )
+    listing = sorted_page(request, patients, PATIENT_SORTS, "study_number", PATIENTS_PER_PAGE)
     return render(
         request,
         "cases/patient_list.html",
         {
-            "rows": rows,
-            "query": query,
+            **listing,
+            "rows": [
+                {"patient": p, "identity": access.sees_identity(user, p)} for p in listing["page"]
+            ],
+            "q": query,
+            "site": site,
+            "drug": drug,
+            "sites": visible_sites(user),
+            "drugs": drug_names(),
             "may_register": may_register(user),
         },
     )
