@@ -26,7 +26,7 @@ from advice.models import Advice
 from cases import access
 from cases.errors import StateConflict
 from cases.forms import apply_errors
-from cases.views.patients import drug_names, sorted_page, visible_sites
+from cases.pages import drug_names, sorted_page, visible_sites
 
 ADVICE_PER_PAGE = 50
 

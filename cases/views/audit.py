@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from cases.forms import AuditFilterForm
 from cases.models import AuditEvent
-from cases.views.patients import sorted_page
+from cases.pages import sorted_page
 
 PER_PAGE = 50
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
@@ -15,8 +14,8 @@ from cases.forms import (
     PatientForm,
     apply_errors,
 )
-from cases.models import DoseRegimen, Drug, Patient, Site, Treatment
-from cases.pages import may_act, render_form_page
+from cases.models import DoseRegimen, Patient, Treatment
+from cases.pages import drug_names, may_act, render_form_page, sorted_page, visible_sites
 
 PATIENTS_PER_PAGE = 50
 
@@ -28,44 +27,6 @@ PATIENT_SORTS = {
     "treatments": ("treatment_count", "study_number"),
     "registered": ("created_at",),
 }
-
-
-def sorted_page(
-    request, queryset: QuerySet, sorts: dict[str, tuple[str, ...]], default: str, per_page: int
-) -> dict[str, object]:
-    """One page of `queryset` in the order the `sort` parameter names, with the total count
-    and the links to the other pages and orders.
-
-    `sort` is a key of `sorts`, reversed by a leading "-"; any other value is the default
-    order. The primary key ends every order, so a row never appears on two pages.
-    """
-    sort = request.GET.get("sort", "")
-    if sort.removeprefix("-") not in sorts:
-        sort = default
-    fields = [*sorts[sort.removeprefix("-")], "pk"]
-    if sort.startswith("-"):
-        fields = [field[1:] if field.startswith("-") else f"-{field}" for field in fields]
-    page = Paginator(queryset.order_by(*fields), per_page).get_page(request.GET.get("page"))
-    params = request.GET.copy()
-    params.pop("page", None)
-    links = {}
-    for key in sorts:
-        params["sort"] = f"-{key}" if sort == key else key
-        links[key] = params.urlencode()
-    params["sort"] = sort
-    return {"page": page, "sort": sort, "query": params.urlencode(), "sort_links": links}
-
-
-def visible_sites(user) -> QuerySet:
-    """The sites whose records the user reads, for a list's site filter."""
-    site_ids = access.visible_site_ids(user)
-    sites = Site.objects.order_by("code")
-    return sites if site_ids is None else sites.filter(pk__in=site_ids)
-
-
-def drug_names() -> list[str]:
-    """The catalogue's drug names, for a list's drug filter."""
-    return list(Drug.objects.order_by("name").values_list("name", flat=True).distinct())
 
 
 def may_register(user) -> bool:
