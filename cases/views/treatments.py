@@ -64,7 +64,10 @@ def treatment_detail(request, pk: int):
             "adverse_events": treatment.adverse_events.order_by("-onset"),
             "panels": pages.panels("treatment", request, treatment),
             "schedule": due,
-            "overdue": next((row for row in due if row["state"] == "overdue"), None),
+            # A date missed before the treatment was registered here is history, not a task.
+            "overdue": next(
+                (r for r in due if r["state"] == "overdue" and not r["before_registration"]), None
+            ),
             "next_due": next((row for row in due if row["state"] == "due"), None),
             "may_log_sample": may_act(user, "cases.add_sample", site_id) and not stopped,
             "may_log_event": may_act(user, "cases.add_adverseevent", site_id),

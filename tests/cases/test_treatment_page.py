@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from cases import services
-from cases.models import Patient
+from cases.models import Patient, Treatment
 from tests.factories import PatientFactory, SampleFactory, TreatmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +37,10 @@ def treatment(staff, site_a, sorafenib):
         drawn_at=drawn,
         last_dose_at=drawn - datetime.timedelta(hours=12),
         concentration=Decimal(3000),
+    )
+    # Registered in eTDM when it started: its missed dates are the nurse's to act on.
+    Treatment.objects.filter(pk=treatment.pk).update(
+        created_at=timezone.now() - datetime.timedelta(days=64)
     )
     return treatment
 
@@ -120,3 +124,16 @@ def test_other_sites_users_do_not_find_the_treatment(client, staff, treatment, n
     assert client.get(f"/treatments/{treatment.pk}/").status_code == 404
     patient = Patient.objects.get(study_number="TDM-S1")
     assert client.get(f"/patients/{patient.pk}/").status_code == 404
+
+
+def test_a_date_missed_before_registration_is_not_called_overdue(client, staff, treatment):
+    Treatment.objects.filter(pk=treatment.pk).update(created_at=timezone.now())
+    client.force_login(staff["nurse_a"])
+
+    response = client.get(f"/treatments/{treatment.pk}/")
+
+    rows = {row["date"]: row for row in response.context["schedule"]}
+    assert rows[days_from_today(-8)]["before_registration"]
+    assert response.context["overdue"] is None
+    assert "before registration" in response.content.decode()
+    assert response.context["next_due"]["date"] == days_from_today(20)
