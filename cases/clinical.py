@@ -89,10 +89,16 @@ SCHEDULE_HORIZON_DAYS = 365
 def due_dates(treatment: Treatment, *, until: datetime.date) -> tuple[schedule.DueDate, ...]:
     """The treatment's sampling due dates (docs/sampling-schedule.md) up to `until`, from its
     dose history and its extra samples (uses prefetched `regimens` and `extra_due_dates`, so a
-    page or task over many treatments asks nothing per treatment)."""
+    page or task over many treatments asks nothing per treatment).
+
+    A treatment without a live regimen has none: stopped on the day it started, its start
+    regimen was withdrawn with the stop, and nothing is due from the stop date on anyway."""
+    history = treatment.dose_history()
+    if not history:
+        return ()
     return schedule.compute_due_dates(
         schedule.request_from_doses(
-            [(step.effective_from, step.daily_dose_mg) for step in treatment.dose_history()],
+            [(step.effective_from, step.daily_dose_mg) for step in history],
             stop=treatment.stop_date,
             until=max(until, treatment.start_date),
             extra=[extra.date for extra in treatment.extra_due_dates.all()],

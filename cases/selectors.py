@@ -1,18 +1,25 @@
 """Reads the pages share: a treatment's due dates and the nurses' worklist.
 
-Each starts from `visible_to(user)`, so another site's records never reach a page.
+Each starts from `visible_to(user)`, so another site's records never reach a page. The worklist
+and the reminder scan read the stored due dates (`DueDate`, docs/sampling-schedule.md §13) with
+SQL: what is open today is a query, never a loop over treatments.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, overload
 
-from django.db.models import Prefetch, Q
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from cases import access, clinical, schedule
-from cases.models import DoseRegimen, Sample, Treatment
+from cases import access, clinical, roles, schedule
+from cases.models import DoseRegimen, DueDate, ExtraDueDate, Sample, SiteMembership, Treatment
 
 
 def registered_on(treatment: Treatment) -> datetime.date:
@@ -63,12 +70,121 @@ def schedule_rows(
 
 
 DUE_SOON_DAYS = schedule.UPCOMING_LEAD_DAYS
-
-
-DRAWN_LIMIT = 200
-
+# The due windows the worklist offers: what is open up to today, or also the coming days.
+WINDOWS = {"overdue": 0, "7": DUE_SOON_DAYS, "30": 30}
+DEFAULT_WINDOW = "7"
+# The orders the worklist offers; each ends with the row's id, so pages never overlap.
+SORTS = {
+    "due": ("date", "treatment__patient__study_number", "pk"),
+    "patient": ("treatment__patient__study_number", "date", "pk"),
+    "drug": ("treatment__drug__name", "date", "treatment__patient__study_number", "pk"),
+}
+DEFAULT_SORT = "due"
 
 COUNTED = (Sample.Status.DRAWN, Sample.Status.RESULTED)
+
+
+def on_the_drug(rows: QuerySet[DueDate], *, today: datetime.date) -> QuerySet[DueDate]:
+    """The due dates of treatments on the drug `today`: not stopped, and not interrupted by the
+    live regimen in effect (docs/sampling-schedule.md §9: a sample then says nothing of the
+    dose). The regimen lookup is one index probe per treatment of `rows`."""
+    dose_today = (
+        DoseRegimen.objects.filter(
+            treatment=OuterRef("treatment"),
+            status=DoseRegimen.Status.ACTIVE,
+            effective_from__lte=today,
+        )
+        .order_by("-effective_from")
+        .values("daily_dose_mg")[:1]
+    )
+    # No regimen in effect yet (a start in the future) is not an interruption.
+    return (
+        rows.filter(Q(treatment__stop_date__isnull=True) | Q(treatment__stop_date__gt=today))
+        .alias(dose_today=Coalesce(Subquery(dose_today), Value(Decimal(1))))
+        .filter(dose_today__gt=0)
+    )
+
+
+def registered(rows: QuerySet[DueDate]) -> QuerySet[DueDate]:
+    """`rows` with `registered_on`, the day the treatment was entered in eTDM (as
+    `registered_on` gives it)."""
+    return rows.alias(registered_on=TruncDate("treatment__created_at"))
+
+
+def still_overdue(today: datetime.date) -> Q:
+    """The due date each treatment still has to act on (`schedule.still_overdue`): its latest
+    one before today, with no counted sample drawn since that date's window opened."""
+    later = DueDate.objects.filter(
+        treatment=OuterRef("treatment"), date__gt=OuterRef("date"), date__lt=today
+    )
+    sampled = Sample.objects.filter(
+        treatment=OuterRef("treatment"),
+        status__in=COUNTED,
+        drawn_at__date__gte=OuterRef("window_opens"),
+    )
+    return Q(date__lt=today, fulfilled_by__isnull=True) & ~Exists(later) & ~Exists(sampled)
+
+
+def coming(today: datetime.date, until: datetime.date) -> Q:
+    """The unfulfilled due dates from today up to `until`."""
+    return Q(date__gte=today, date__lte=until, fulfilled_by__isnull=True)
+
+
+def open_due_dates(*, today: datetime.date, until: datetime.date) -> QuerySet[DueDate]:
+    """What is open today for the treatments on the drug (`schedule.open_due_dates`): the date
+    each still has to act on, and the unfulfilled ones up to `until`."""
+    return on_the_drug(
+        DueDate.objects.filter(still_overdue(today) | coming(today, until)), today=today
+    )
+
+
+def patients_of_nurse(nurse) -> Q:
+    """A nurse's patients, over rows with a `treatment` (due dates, samples): those she is
+    responsible for, and at her sites those without an active responsible nurse (who is
+    reminded of a sample, docs/sampling-schedule.md §9)."""
+    patient = "treatment__patient__"
+    return Q(**{f"{patient}responsible_nurse": nurse}) | (
+        (
+            Q(**{f"{patient}responsible_nurse__isnull": True})
+            | Q(**{f"{patient}responsible_nurse__is_active": False})
+        )
+        & Q(
+            **{f"{patient}site_id__in": SiteMembership.objects.filter(user=nurse).values("site_id")}
+        )
+    )
+
+
+class Section:
+    """One list of the worklist, read a page at a time: `len()` (and `count()`, for a
+    Paginator) is its total, one query; a slice reads only its rows, one query."""
+
+    def __init__(self, rows: QuerySet, make: Callable[[Any], object]) -> None:
+        self._rows = rows
+        self._make = make
+        self._count: int | None = None
+
+    def count(self) -> int:
+        if self._count is None:
+            self._count = self._rows.count()
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __bool__(self) -> bool:
+        return self.count() > 0
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> list: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self._make(row) for row in self._rows[index]]
+        return self._make(self._rows[index])
+
+    def __iter__(self) -> Iterator:
+        return iter(self[:])
 
 
 @dataclass(frozen=True)
@@ -113,94 +229,98 @@ class AwaitingRow:
 
 @dataclass(frozen=True)
 class Worklist:
-    """`before_registration` holds the treatments whose open date lies before they were entered
-    in eTDM: listed once each, apart from `overdue`, and never reminded of."""
+    """The sections of the worklist, each a `Section`. `before_registration` holds the dates
+    still open that lie before their treatment was entered in eTDM: one per treatment, apart
+    from `overdue`, never reminded of. `due_soon` is empty for the window "overdue"."""
 
-    overdue: list[DueRow]
-    before_registration: list[DueRow]
-    due_soon: list[DueRow]
-    awaiting_result: list[AwaitingRow]
+    overdue: Section
+    before_registration: Section
+    due_soon: Section
+    awaiting_result: Section
+    window_days: int
 
 
-def _treatments(user, *, site=None, drug_name: str = ""):
+def nurses_to_filter_by(user):
+    """The active nurses of the sites the user sees, for the worklist's nurse filter."""
+    nurses = get_user_model().objects.filter(is_active=True, groups__name=roles.NURSE)
+    site_ids = access.visible_site_ids(user)
+    if site_ids is not None:
+        nurses = nurses.filter(site_memberships__site_id__in=site_ids)
+    return nurses.distinct().order_by("username")
+
+
+def build_worklist(
+    user,
+    *,
+    site=None,
+    drug_name: str = "",
+    nurse=None,
+    window: str = DEFAULT_WINDOW,
+    sort: str = DEFAULT_SORT,
+) -> Worklist:
+    """The user's worklist today: the still-open date of each treatment on the drug (overdue,
+    or before registration) and the unfulfilled dates of the coming `window` days, of the
+    sites the user sees, narrowed to a site, a drug and a nurse's patients (`patients_of_nurse`),
+    sorted by `sort` (a key of SORTS). Nothing is read until a section is counted or sliced."""
     today = timezone.localdate()
-    treatments = (
-        Treatment.objects.visible_to(user)
-        .filter(Q(stop_date__isnull=True) | Q(stop_date__gt=today))
-        .select_related("patient__site", "drug")
-        .prefetch_related(
-            Prefetch("regimens", queryset=DoseRegimen.objects.order_by("effective_from")),
-            Prefetch(
-                "samples",
-                queryset=Sample.objects.filter(status__in=COUNTED).order_by("drawn_at", "pk"),
-                to_attr="counted_samples",
-            ),
-            "extra_due_dates",
-        )
-    )
+    window_days = WINDOWS[window]
+    rows = registered(DueDate.objects.visible_to(user))
     if site is not None:
-        treatments = treatments.filter(patient__site=site)
+        rows = rows.filter(treatment__patient__site=site)
     if drug_name:
-        treatments = treatments.filter(drug__name=drug_name)
-    return treatments
-
-
-def due_rows(treatment: Treatment, *, today: datetime.date, identity: bool):
-    """(the overdue date or None, the unfulfilled due dates of the coming week) of a treatment."""
-    if treatment.status_on(today) != Treatment.Status.ACTIVE:
-        # Reminders skip treatments off the drug today: a sample then says nothing of the dose.
-        return None, []
-    due = clinical.due_dates(treatment, until=today + datetime.timedelta(days=DUE_SOON_DAYS))
-    drawn = [
-        (sample.pk, timezone.localdate(sample.drawn_at)) for sample in treatment.counted_samples
-    ]
-    overdue, coming = schedule.open_due_dates(
-        due, schedule.match_samples(due, drawn), [day for _, day in drawn], today=today
+        rows = rows.filter(treatment__drug__name=drug_name)
+    if nurse is not None:
+        rows = rows.filter(patients_of_nurse(nurse))
+    rows = on_the_drug(rows, today=today).select_related(
+        "treatment__patient__site", "treatment__drug"
     )
-    reasons = {extra.date: extra.reason for extra in treatment.extra_due_dates.all()}
+    reason = (
+        ExtraDueDate.objects.filter(treatment=OuterRef("treatment"), date=OuterRef("date"))
+        .order_by()
+        .values("reason")[:1]
+    )
+    order = SORTS[sort]
+    missed = rows.filter(still_overdue(today))
 
-    def row(entry: schedule.DueDate) -> DueRow:
-        reason = reasons[entry.date] if entry.kind == "extra" else ""
-        return DueRow(treatment, entry.date, entry.kind, reason, identity, today)
-
-    return (row(overdue) if overdue else None), [row(entry) for entry in coming]
-
-
-def _by_date(rows: list[DueRow]) -> list[DueRow]:
-    return sorted(rows, key=lambda r: (r.due_date, r.treatment.patient.study_number))
-
-
-def build_worklist(user, *, site=None, drug_name: str = "") -> Worklist:
-    today = timezone.localdate()
-    overdue: list[DueRow] = []
-    before_registration: list[DueRow] = []
-    due_soon: list[DueRow] = []
-    for treatment in _treatments(user, site=site, drug_name=drug_name):
-        missed, soon = due_rows(
-            treatment, today=today, identity=access.sees_identity(user, treatment.patient)
+    def due_row(entry: DueDate) -> DueRow:
+        treatment = entry.treatment
+        return DueRow(
+            treatment,
+            entry.date,
+            entry.kind,
+            entry.reason or "",
+            access.sees_identity(user, treatment.patient),
+            today,
         )
-        if missed is not None:
-            if missed.due_date < registered_on(treatment):
-                before_registration.append(missed)
-            else:
-                overdue.append(missed)
-        due_soon.extend(soon)
+
+    def section(chosen: QuerySet[DueDate]) -> Section:
+        return Section(chosen.annotate(reason=Subquery(reason)).order_by(*order), due_row)
+
     awaiting = (
         Sample.objects.visible_to(user)
         .filter(status=Sample.Status.DRAWN)
         .select_related("treatment__patient__site", "treatment__drug")
-        .order_by("drawn_at")
+        .order_by("drawn_at", "pk")
     )
     if site is not None:
         awaiting = awaiting.filter(treatment__patient__site=site)
     if drug_name:
         awaiting = awaiting.filter(treatment__drug__name=drug_name)
+    if nurse is not None:
+        awaiting = awaiting.filter(patients_of_nurse(nurse))
     return Worklist(
-        overdue=_by_date(overdue),
-        before_registration=_by_date(before_registration),
-        due_soon=_by_date(due_soon),
-        awaiting_result=[
-            AwaitingRow(sample, access.sees_identity(user, sample.treatment.patient), today)
-            for sample in awaiting[:DRAWN_LIMIT]
-        ],
+        overdue=section(missed.filter(date__gte=F("registered_on"))),
+        before_registration=section(missed.filter(date__lt=F("registered_on"))),
+        due_soon=section(
+            rows.filter(coming(today, today + datetime.timedelta(days=window_days)))
+            if window_days
+            else rows.none()
+        ),
+        awaiting_result=Section(
+            awaiting,
+            lambda sample: AwaitingRow(
+                sample, access.sees_identity(user, sample.treatment.patient), today
+            ),
+        ),
+        window_days=window_days,
     )

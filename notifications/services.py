@@ -19,14 +19,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from advice.models import Advice
-from cases import clinical, roles, schedule
-from cases.models import Sample, Treatment
-from cases.selectors import registered_on
+from cases import roles, schedule, selectors
+from cases.models import DueDate
 from notifications.models import Notification, Reminder
 from tdm_site.background import queue_on_commit
 
@@ -120,85 +119,75 @@ def sample_reminders(*, today: datetime.date) -> dict[str, object]:
     """The daily reminder scan (docs/sampling-schedule.md §9): write the reminders due `today`
     and tell each nurse of hers in one digest for the day, in the application and by e-mail.
 
-    A handful of set-based queries for all treatments together (none per patient, reminder or
-    nurse). The unique (treatment, due date, kind) constraint makes a second or concurrent run
-    add nothing, and each reminder is claimed once, so it is never told twice. A reminder written
-    after the day's digest was made (the scan run again by hand) is added to that digest, which
-    shows as unread again; its e-mail is not sent a second time. Returns what the run did, as
-    JSON: the day, the reminders written, the nurses told.
+    Set-based over the stored due dates (docs/sampling-schedule.md §13): one query finds the
+    due set, one statement inserts it, one conditional UPDATE claims what is unsent, and the
+    digests are built per nurse from what was claimed; the number of queries does not depend on
+    the number of treatments, due dates or reminders. The unique (treatment, due date, kind)
+    constraint makes a second or concurrent run add nothing, and a reminder is claimed once, so
+    it is never told twice. A reminder written after the day's digest was made (the scan run
+    again by hand) is added to that digest, which shows as unread again; its e-mail is not sent
+    a second time. Returns what the run did, as JSON: the day, the reminders written, the
+    nurses told.
     """
-    until = today + datetime.timedelta(days=schedule.UPCOMING_LEAD_DAYS)
-    treatments = list(
-        Treatment.objects.filter(Q(stop_date__isnull=True) | Q(stop_date__gt=today))
-        .select_related("patient__responsible_nurse", "drug")
-        .prefetch_related("regimens", "extra_due_dates")
-    )
-    ids = [t.pk for t in treatments]
-    drawn: dict[int, list[tuple[int, datetime.date]]] = defaultdict(list)
-    for sample_id, treatment_id, drawn_at in (
-        Sample.objects.filter(
-            treatment_id__in=ids, status__in=[Sample.Status.DRAWN, Sample.Status.RESULTED]
-        )
-        .order_by("drawn_at", "pk")
-        .values_list("pk", "treatment_id", "drawn_at")
-    ):
-        drawn[treatment_id].append((sample_id, timezone.localdate(drawn_at)))
-    sent: dict[int, set[tuple[datetime.date, str]]] = defaultdict(set)
-    for treatment_id, due_date, kind in Reminder.objects.filter(treatment_id__in=ids).values_list(
-        "treatment_id", "due_date", "kind"
-    ):
-        sent[treatment_id].add((due_date, kind))
-    site_nurses = _site_nurse_ids()
-
-    new_reminders = []
-    # Per nurse, the (treatment, due date) pairs open on her worklist, for the digest's count.
-    open_dates: dict[int, set[tuple[int, datetime.date]]] = defaultdict(set)
-    for treatment in treatments:
-        if treatment.status_on(today) != Treatment.Status.ACTIVE:
-            # A sample drawn off the drug says nothing about the dose.
-            continue
-        due = clinical.due_dates(treatment, until=until)
-        samples = drawn[treatment.pk]
-        fulfilled = schedule.match_samples(due, samples)
-        overdue, coming = schedule.open_due_dates(
-            due, fulfilled, [day for _, day in samples], today=today
-        )
-        for nurse_id in _nurses_of(treatment.patient, site_nurses):
-            open_dates[nurse_id].update(
-                (treatment.pk, entry.date) for entry in (overdue, *coming) if entry is not None
-            )
-        for reminder in schedule.reminders_to_send(
-            due,
-            fulfilled,
-            today=today,
-            sent=sent[treatment.pk],
-            registered_on=registered_on(treatment),
-        ):
-            new_reminders.append(
-                Reminder(
-                    treatment=treatment,
-                    due_date=reminder.due_date,
-                    kind=reminder.kind,
-                    recipient=treatment.patient.responsible_nurse,
-                )
-            )
     with transaction.atomic():
-        Reminder.objects.bulk_create(new_reminders, ignore_conflicts=True)
-        # Only the rows this run inserted are unsent; claim them (a concurrent run skips them).
+        due = list(_due_reminders(today).values_list("treatment_id", "date", "nurse_id"))
+        Reminder.objects.bulk_create(
+            [
+                Reminder(
+                    treatment_id=treatment_id,
+                    due_date=date,
+                    kind=Reminder.Kind.UPCOMING if date >= today else Reminder.Kind.OVERDUE,
+                    recipient_id=nurse_id,
+                )
+                for treatment_id, date, nurse_id in due
+            ],
+            ignore_conflicts=True,
+        )
+        # Only rows a run inserts are unsent; this run claims those of its treatments that no
+        # concurrent run claimed first (the UPDATE waits for it and then finds them sent).
+        claimed_at = timezone.now()
+        treatment_ids = sorted({treatment_id for treatment_id, _, _ in due})
+        Reminder.objects.filter(treatment_id__in=treatment_ids, sent_at__isnull=True).update(
+            sent_at=claimed_at
+        )
         fresh = list(
-            Reminder.objects.filter(sent_at__isnull=True)
-            .select_for_update(skip_locked=True, of=("self",))
+            Reminder.objects.filter(treatment_id__in=treatment_ids, sent_at=claimed_at)
             .select_related("treatment__patient__responsible_nurse", "treatment__drug")
+            .order_by("pk")
         )
-        Reminder.objects.filter(pk__in=[reminder.pk for reminder in fresh]).update(
-            sent_at=timezone.now()
-        )
+        site_nurses = _site_nurse_ids()
         by_nurse: dict[int, list[Reminder]] = defaultdict(list)
         for reminder in fresh:
             for nurse_id in _nurses_of(reminder.treatment.patient, site_nurses):
                 by_nurse[nurse_id].append(reminder)
-        told = _tell_in_digests(by_nurse, open_dates, today=today)
+        told = _tell_in_digests(by_nurse, site_nurses, today=today)
     return {"date": today.isoformat(), "reminders": len(fresh), "nurses_told": told}
+
+
+def _due_reminders(today: datetime.date):
+    """The stored due dates that get a reminder `today` and have not had it
+    (`schedule.reminders_to_send`): unfulfilled, not before the registration day, of a
+    treatment on the drug today; `upcoming` from 7 days before the date up to the date itself,
+    `overdue` from 3 days after it on. One query."""
+    lead = datetime.timedelta(days=schedule.UPCOMING_LEAD_DAYS)
+    late = datetime.timedelta(days=schedule.OVERDUE_AFTER_DAYS)
+
+    def sent(kind: str) -> Exists:
+        return Exists(
+            Reminder.objects.filter(
+                treatment=OuterRef("treatment"), due_date=OuterRef("date"), kind=kind
+            )
+        )
+
+    rows = selectors.registered(
+        DueDate.objects.filter(fulfilled_by__isnull=True).filter(
+            (Q(date__gte=today, date__lte=today + lead) & ~sent(Reminder.Kind.UPCOMING))
+            | (Q(date__lte=today - late) & ~sent(Reminder.Kind.OVERDUE))
+        )
+    ).filter(date__gte=F("registered_on"))
+    return selectors.on_the_drug(rows, today=today).annotate(
+        nurse_id=F("treatment__patient__responsible_nurse_id")
+    )
 
 
 def _site_nurse_ids() -> dict[int, list[int]]:
@@ -226,7 +215,7 @@ def _nurses_of(patient, site_nurses: dict[int, list[int]]) -> list[int]:
 
 def _tell_in_digests(
     by_nurse: dict[int, list[Reminder]],
-    open_dates: dict[int, set[tuple[int, datetime.date]]],
+    site_nurses: dict[int, list[int]],
     *,
     today: datetime.date,
 ) -> int:
@@ -262,19 +251,77 @@ def _tell_in_digests(
         ignore_conflicts=True,
     )
     link = reverse("worklist")
+    listed = {
+        digest.recipient_id: list(digest.reminders.all()) + by_nurse[digest.recipient_id]
+        for digest in digests
+    }
+    others = _other_open_dates(listed, site_nurses, today=today)
     for digest in digests:
-        earlier = list(digest.reminders.all())
-        listed = earlier + by_nurse[digest.recipient_id]
-        others = open_dates[digest.recipient_id] - {(r.treatment_id, r.due_date) for r in listed}
-        digest.subject, digest.body = _digest_text(listed, others=len(others), today=today)
+        digest.subject, digest.body = _digest_text(
+            listed[digest.recipient_id], others=others[digest.recipient_id], today=today
+        )
         digest.link = link
-        if earlier:
+        if digest.reminders.all():
+            # Told before today: the digest shows as unread again.
             digest.read_at = None
     Notification.objects.bulk_update(digests, ["subject", "body", "link", "read_at"])
     from notifications import tasks
 
     queue_on_commit(tasks.email_notifications)
     return len(digests)
+
+
+def _other_open_dates(
+    listed: dict[int, list[Reminder]],
+    site_nurses: dict[int, list[int]],
+    *,
+    today: datetime.date,
+) -> dict[int, int]:
+    """For each nurse of `listed`, how many due dates are open for her patients (her worklist's
+    overdue, before registration and coming 7 days) besides those her digest lists. Two
+    queries: the open dates counted per (responsible nurse, site), and those of the listed
+    treatments, to leave out the listed ones."""
+    nurses = list(listed)
+    sites_of: dict[int, set[int]] = defaultdict(set)
+    for site_id, site_nurse_ids in site_nurses.items():
+        for nurse_id in site_nurse_ids:
+            sites_of[nurse_id].add(site_id)
+    open_rows = selectors.open_due_dates(
+        today=today, until=today + datetime.timedelta(days=schedule.UPCOMING_LEAD_DAYS)
+    ).filter(
+        Q(treatment__patient__responsible_nurse_id__in=nurses)
+        | Q(treatment__patient__site_id__in={s for n in nurses for s in sites_of[n]})
+    )
+    patient = "treatment__patient__"
+    keys = (
+        f"{patient}responsible_nurse_id",
+        f"{patient}responsible_nurse__is_active",
+        f"{patient}site_id",
+    )
+
+    def told(nurse_id: int | None, active: bool | None, site_id: int) -> list[int]:
+        if nurse_id is not None and active:
+            return [nurse_id]
+        return site_nurses.get(site_id, [])
+
+    counts: dict[int, int] = defaultdict(int)
+    for nurse_id, active, site_id, number in (
+        open_rows.values_list(*keys).annotate(number=Count("pk")).order_by()
+    ):
+        for recipient in told(nurse_id, active, site_id):
+            counts[recipient] += number
+    listed_treatments = {r.treatment_id for reminders in listed.values() for r in reminders}
+    listed_open = defaultdict(set)
+    for treatment_id, date, nurse_id, active, site_id in open_rows.filter(
+        treatment_id__in=listed_treatments
+    ).values_list("treatment_id", "date", *keys):
+        for recipient in told(nurse_id, active, site_id):
+            listed_open[recipient].add((treatment_id, date))
+    return {
+        nurse_id: counts[nurse_id]
+        - len(listed_open[nurse_id] & {(r.treatment_id, r.due_date) for r in reminders})
+        for nurse_id, reminders in listed.items()
+    }
 
 
 def _digest_text(

@@ -5,6 +5,7 @@ from .adverse_events import AdverseEvent
 from .audit import AuditEvent, AuditTrailIsAppendOnly
 from .base import SiteScopedModel, TimestampedModel
 from .drugs import Drug, DrugVersion
+from .due_dates import DueDate, DueDateHorizon
 from .patients import Patient
 from .samples import ExtraDueDate, Sample
 from .sites import Site, SiteMembership
@@ -17,6 +18,8 @@ __all__ = [
     "DoseRegimen",
     "Drug",
     "DrugVersion",
+    "DueDate",
+    "DueDateHorizon",
     "ExtraDueDate",
     "Patient",
     "Sample",

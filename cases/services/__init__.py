@@ -9,11 +9,13 @@ app (advice on a result), the service sends a signal of `cases.signals`.
 
 from cases.services.adverse_events import adverse_event_record, adverse_event_resolve
 from cases.services.drugs import drug_save
+from cases.services.due_dates import due_dates_extend, due_dates_rebuild, due_dates_refresh
 from cases.services.extra_due_dates import extra_due_date_create
 from cases.services.patients import patient_create
 from cases.services.samples import (
     sample_build,
     sample_cancel,
+    sample_correct,
     sample_recompute,
     sample_record,
     sample_result,
@@ -39,10 +41,14 @@ __all__ = [
     "dose_regimen_withdraw",
     "dose_regimens_withdraw_from",
     "drug_save",
+    "due_dates_extend",
+    "due_dates_rebuild",
+    "due_dates_refresh",
     "extra_due_date_create",
     "patient_create",
     "sample_build",
     "sample_cancel",
+    "sample_correct",
     "sample_recompute",
     "sample_record",
     "sample_result",

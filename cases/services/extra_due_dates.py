@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from cases import audit, clinical, regimens
 from cases.models import AuditEvent, ExtraDueDate, Treatment
+from cases.services.due_dates import due_dates_refresh
 from cases.services.validation import (
     add_error,
     beyond_planning_horizon,
@@ -68,6 +69,7 @@ def extra_due_date_create(
             {"date": [f"An extra sample is already asked for on {date.isoformat()}."]}
         ) from None
     audit.record(actor=actor, action=AuditEvent.Action.CREATE, instance=extra)
+    due_dates_refresh(treatment)
     return extra
 
 

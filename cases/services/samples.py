@@ -26,6 +26,7 @@ from cases.models import (
     Site,
     Treatment,
 )
+from cases.services.due_dates import due_dates_refresh
 from cases.services.validation import (
     CLOCK_SKEW,
     add_error,
@@ -293,6 +294,7 @@ def sample_record(*, actor: AbstractBaseUser | None, **fields: Any) -> Sample:
     sample = sample_build(actor=actor, **fields)
     sample.save()
     audit.record(actor=actor, action=AuditEvent.Action.CREATE, instance=sample)
+    due_dates_refresh(sample.treatment)
     if sample.status == Sample.Status.RESULTED:
         signals.sample_resulted.send(sender=Sample, sample=sample)
     return sample
@@ -469,6 +471,9 @@ def sample_correct(
         before=before,
         detail=f"{CORRECTION_DETAIL}{reason}",
     )
+    if "drawn_at" in changed:
+        # The draw day decides which due date the sample fulfils.
+        due_dates_refresh(treatment)
     if sample.status == Sample.Status.RESULTED:
         signals.sample_corrected.send(sender=Sample, sample=sample, actor=actor, reason=reason)
     return sample
@@ -478,6 +483,10 @@ def sample_correct(
 def sample_cancel(*, actor: AbstractBaseUser, sample: Sample, reason: str) -> Sample:
     """Cancel a sample (entered in error, not drawn): it stays on record with the reason, counts
     as not evaluable everywhere, and its unsigned advice is withdrawn (superseded)."""
+    # The treatment first, as every write to its samples locks it: its due dates are rewritten.
+    Treatment.objects.select_for_update(of=("self",)).filter(
+        pk=Sample.objects.filter(pk=sample.pk).values("treatment_id")[:1]
+    ).first()
     sample = Sample.objects.select_for_update().get(pk=sample.pk)
     require_site_role(actor, sample.treatment.patient.site, "sample")
     if not reason.strip():
@@ -491,6 +500,7 @@ def sample_cancel(*, actor: AbstractBaseUser, sample: Sample, reason: str) -> Sa
     sample.evaluable = False
     sample.save(update_fields=["status", "cancel_reason", "evaluable", "updated_at"])
     audit.record(actor=actor, action=AuditEvent.Action.CANCEL, instance=sample, before=before)
+    due_dates_refresh(sample.treatment)
     signals.sample_cancelled.send(sender=Sample, sample=sample, actor=actor)
     return sample
 

@@ -20,6 +20,7 @@ from cases.models import (
     Patient,
     Treatment,
 )
+from cases.services.due_dates import due_dates_refresh
 from cases.services.samples import sample_recompute
 from cases.services.validation import (
     add_error,
@@ -139,6 +140,7 @@ def treatment_create(
         reason=DoseRegimen.Reason.START,
         off_label_reason=off_label_reason,
     )
+    due_dates_refresh(treatment)
     return treatment
 
 
@@ -217,7 +219,7 @@ def dose_regimen_create(
         add_error(errors, "reason", "A dose of 0 mg/day is an interruption, and only that.")
     check_dose(errors, treatment.drug, daily_dose_mg, administrations_per_day, off_label_reason)
     raise_if(errors)
-    return _regimen_insert(
+    regimen = _regimen_insert(
         actor=actor,
         treatment=treatment,
         effective_from=effective_from,
@@ -226,6 +228,8 @@ def dose_regimen_create(
         reason=reason,
         off_label_reason=off_label_reason,
     )
+    due_dates_refresh(treatment)
+    return regimen
 
 
 @transaction.atomic
@@ -299,6 +303,7 @@ def treatment_stop(
         first_day=stop_date,
         reason=f"treatment stopped on {stop_date.isoformat()}",
     )
+    due_dates_refresh(treatment)
     return treatment
 
 
@@ -372,9 +377,9 @@ def dose_regimen_withdraw(
             f"The regimen is in effect since {regimen.effective_from}: a physician marks it "
             "entered in error instead."
         )
-    return _set_status(
-        actor=actor, regimen=regimen, status=DoseRegimen.Status.WITHDRAWN, reason=reason
-    )
+    _set_status(actor=actor, regimen=regimen, status=DoseRegimen.Status.WITHDRAWN, reason=reason)
+    due_dates_refresh(regimen.treatment)
+    return regimen
 
 
 @transaction.atomic
@@ -422,6 +427,7 @@ def dose_regimen_mark_in_error(
         affected = affected.filter(drawn_at__date__lt=following[0])
     for sample in affected.select_for_update():
         sample_recompute(actor=actor, sample=sample, reason=f"dose history corrected: {reason}")
+    due_dates_refresh(treatment)
     return regimen
 
 
@@ -446,4 +452,6 @@ def dose_regimens_withdraw_from(
         _set_status(
             actor=actor, regimen=regimen, status=DoseRegimen.Status.WITHDRAWN, reason=reason[:200]
         )
+    if pending:
+        due_dates_refresh(treatment)
     return pending

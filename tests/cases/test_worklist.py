@@ -1,6 +1,7 @@
 """The nurse worklist: overdue, due before registration, due this week (extra samples too),
-drawn without a result; scoped to the user's sites, filterable, and a fixed number of queries
-however many patients there are."""
+drawn without a result; scoped to the user's sites, filterable (site, drug, nurse, due window),
+sortable, a page at a time with the total, and a fixed number of queries however many patients
+there are."""
 
 from __future__ import annotations
 
@@ -10,17 +11,18 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from cases import services
-from cases.models import Drug, Site, Treatment
+from cases import roles, services
+from cases.models import Drug, Patient, Site, Treatment
 from cases.selectors import build_worklist
+from cases.views import worklist as worklist_view
+from tests.conftest import make_user
 from tests.factories import DoseRegimenFactory, PatientFactory, SampleFactory, TreatmentFactory
 
 pytestmark = pytest.mark.django_db
 
-# Session and user, roles and sites, permissions, unread count, filter choices, and the worklist's
-# own five: treatments, their regimens, their samples, their extra samples, samples awaiting a
-# result.
-QUERY_BUDGET = 14
+# Session, user, roles and sites, two permission reads, unread count, the site, nurse and drug
+# choices, and the worklist's own: a count and a page for each of its four sections.
+QUERY_BUDGET = 17
 
 
 def days_ago(days: int) -> datetime.date:
@@ -114,6 +116,7 @@ def test_worklist_sorts_treatments_into_overdue_and_due(staff, ward):
     work = build_worklist(staff["nurse_a"])
 
     assert numbers(work.overdue) == ["TDM-OVERDUE"]
+    assert len(work.overdue) == 1
     assert work.overdue[0].due_date == days_ago(2)
     assert work.overdue[0].days_overdue == 2
     assert numbers(work.due_soon) == ["TDM-DUE"]
@@ -210,7 +213,10 @@ def test_worklist_filters_by_drug_and_site(client, staff, ward):
     assert "TDM-DUE" not in site_b
 
 
-@pytest.mark.parametrize("query", [{"site": "abc"}, {"site": "99999"}, {"drug": "aspirin"}])
+@pytest.mark.parametrize(
+    "query",
+    [{"site": "abc"}, {"site": "99999"}, {"drug": "aspirin"}, {"window": "9"}, {"sort": "x"}],
+)
 def test_bad_filters_are_reported_not_500(client, staff, ward, query):
     client.force_login(staff["nurse_a"])
 
@@ -230,21 +236,126 @@ def test_nurse_cannot_filter_on_another_site(client, staff, ward):
 
 
 def test_queries_do_not_grow_with_the_number_of_patients(
-    client, staff, register, django_assert_max_num_queries
+    client, staff, register, django_assert_max_num_queries, monkeypatch
 ):
+    monkeypatch.setattr(worklist_view, "PAGE_SIZE", 4)
     client.force_login(staff["nurse_a"])
-    for number in range(3):
-        register("a", f"TDM-Q{number}", started_days_ago=30 + number)
+
+    def add(number: int) -> None:
+        # Overdue (due 2 days ago), due in 3 days (an extra sample), before registration, and
+        # a sample waiting for its result: every section has rows.
+        overdue = register("a", f"TDM-Q{number:02d}", started_days_ago=30)
+        SampleFactory(
+            actor=staff["nurse_a"], treatment=overdue, drawn_at=moment(10), concentration=None
+        )
+        services.extra_due_date_create(
+            actor=staff["nurse_a"], treatment=overdue, date=days_ago(-3), reason="re-sample"
+        )
+        register("a", f"TDM-L{number:02d}", started_days_ago=92, registered_today=True)
+
+    add(0)
     with django_assert_max_num_queries(QUERY_BUDGET):
         assert client.get("/worklist/").status_code == 200
-    for number in range(3, 15):
-        treatment = register("a", f"TDM-Q{number}", started_days_ago=30 + number)
-        services.extra_due_date_create(
-            actor=staff["nurse_a"], treatment=treatment, date=days_ago(-3), reason="re-sample"
-        )
+    for number in range(1, 10):
+        add(number)
     with django_assert_max_num_queries(QUERY_BUDGET):
         html = client.get("/worklist/").content.decode()
-    assert "TDM-Q14" in html
+    assert "Page 1 of 3" in html
+    assert "TDM-Q03" in html
+    assert "TDM-Q04" not in html
+
+
+def test_each_section_pages_on_its_own_with_its_total(client, staff, register, monkeypatch):
+    monkeypatch.setattr(worklist_view, "PAGE_SIZE", 2)
+    for number in range(5):
+        register("a", f"TDM-O{number}", started_days_ago=30)
+    register("a", "TDM-DUE", started_days_ago=25)
+    client.force_login(staff["nurse_a"])
+
+    first = client.get("/worklist/").content.decode()
+    last = client.get("/worklist/", {"overdue_page": 3, "sort": "patient"}).content.decode()
+
+    overdue = first.split('id="overdue"')[1].split("<h2")[0]
+    assert '<span class="badge bad">5</span>' in overdue
+    assert "Page 1 of 3" in overdue
+    assert "TDM-O0" in overdue
+    assert "TDM-O1" in overdue
+    assert "TDM-O2" not in overdue
+    assert "overdue_page=2" in overdue
+    assert "TDM-DUE" in first.split('id="due"')[1]
+    overdue = last.split('id="overdue"')[1].split("<h2")[0]
+    assert "Page 3 of 3" in overdue
+    assert "TDM-O4" in overdue
+    assert "TDM-O3" not in overdue
+    # The link back keeps the order and the other filters.
+    assert "sort=patient&amp;overdue_page=2" in overdue
+
+
+def test_worklist_sorts_by_due_date_patient_or_drug(staff, register):
+    imatinib = Drug.objects.get(name="imatinib", indication="gist")
+    register("a", "TDM-C", started_days_ago=33)  # due 5 days ago
+    register("a", "TDM-A", started_days_ago=29, drug=imatinib)  # due 1 day ago
+    register("a", "TDM-B", started_days_ago=31)  # due 3 days ago
+    nurse = staff["nurse_a"]
+
+    assert numbers(build_worklist(nurse).overdue) == ["TDM-C", "TDM-B", "TDM-A"]
+    assert numbers(build_worklist(nurse, sort="patient").overdue) == ["TDM-A", "TDM-B", "TDM-C"]
+    assert numbers(build_worklist(nurse, sort="drug").overdue) == ["TDM-A", "TDM-C", "TDM-B"]
+
+
+def test_the_due_window_chooses_how_far_ahead_the_worklist_looks(client, staff, register):
+    register("a", "TDM-OVERDUE", started_days_ago=30)
+    register("a", "TDM-IN-3", started_days_ago=25)  # due in 3 days
+    register("a", "TDM-IN-20", started_days_ago=8)  # due in 20 days
+    nurse = staff["nurse_a"]
+
+    assert numbers(build_worklist(nurse).due_soon) == ["TDM-IN-3"]
+    # TDM-OVERDUE is due again 56 days after its start, in 26 days.
+    assert numbers(build_worklist(nurse, window="30").due_soon) == [
+        "TDM-IN-3",
+        "TDM-IN-20",
+        "TDM-OVERDUE",
+    ]
+    only_overdue = build_worklist(nurse, window="overdue")
+    assert numbers(only_overdue.overdue) == ["TDM-OVERDUE"]
+    assert list(only_overdue.due_soon) == []
+    client.force_login(nurse)
+    html = client.get("/worklist/", {"window": "30"}).content.decode()
+    assert "Due in the next 30 days" in html
+    assert "TDM-IN-20" in html
+    html = client.get("/worklist/", {"window": "overdue"}).content.decode()
+    assert 'id="due"' not in html
+    assert "TDM-IN-3" not in html
+
+
+def test_the_nurse_filter_shows_her_patients_and_her_sites_unassigned_ones(
+    client, staff, register, site_a
+):
+    second = make_user("nurse_a2", roles.NURSE, site_a)
+    register("a", "TDM-HERS", started_days_ago=30)
+    theirs = register("a", "TDM-THEIRS", started_days_ago=30)
+    Patient.objects.filter(pk=theirs.patient_id).update(responsible_nurse=second)
+    nobodys = register("a", "TDM-NOBODYS", started_days_ago=30)
+    Patient.objects.filter(pk=nobodys.patient_id).update(responsible_nurse=None)
+    pharmacist = staff["pharmacist_a"]
+
+    assert numbers(build_worklist(pharmacist, nurse=staff["nurse_a"]).overdue) == [
+        "TDM-HERS",
+        "TDM-NOBODYS",
+    ]
+    assert numbers(build_worklist(pharmacist, nurse=second).overdue) == [
+        "TDM-NOBODYS",
+        "TDM-THEIRS",
+    ]
+    client.force_login(pharmacist)
+    html = client.get("/worklist/", {"nurse": second.pk}).content.decode()
+    assert "TDM-THEIRS" in html
+    assert "TDM-HERS" not in html
+    assert client.get("/worklist/", {"nurse": staff["nurse_b"].pk}).status_code == 200
+    assert (
+        "Select a valid choice"
+        in client.get("/worklist/", {"nurse": staff["nurse_b"].pk}).content.decode()
+    )
 
 
 def test_nurse_home_summarises_the_worklist(client, staff, ward):

@@ -361,7 +361,7 @@ def test_backdated_treatments_registered_today_send_nothing_for_their_past(
         *(f"TDM-SOON{number}" for number in range(3)),
         *(f"TDM-OLD{number:02d}" for number in range(12)),
     ]
-    assert work.overdue == []
+    assert list(work.overdue) == []
 
 
 @pytest.mark.django_db
@@ -381,6 +381,28 @@ def test_queries_do_not_grow_with_the_number_of_patients(
         notify.sample_reminders(today=today - datetime.timedelta(days=1))
     with django_assert_max_num_queries(len(one.captured_queries)):
         assert notify.sample_reminders(today=today)["reminders"] == 10
+
+
+@pytest.mark.django_db
+def test_overdue_runs_do_not_grow_with_the_number_of_patients_either(
+    registered_case, register, staff, django_assert_max_num_queries
+):
+    # Overdue and upcoming reminders, a patient without a responsible nurse and open dates
+    # counted for the digest, at one and at eleven treatments.
+    registered_case("a", "TDM-1")
+    late = WEEK_8 + datetime.timedelta(days=3)
+    with CaptureQueriesContext(connection) as one:
+        assert notify.sample_reminders(today=late)["reminders"] == 1
+    for number in range(2, 12):
+        registered_case("a", f"TDM-{number}")
+    register("a", "TDM-SOON", late - datetime.timedelta(days=25), nurse=False)
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        run = notify.sample_reminders(today=late + datetime.timedelta(days=1))
+    assert run == {"date": "2024-03-08", "reminders": 11, "nurses_told": 1}
+    digest = Notification.objects.get(recipient=staff["nurse_a"], digest_date=run["date"])
+    assert digest.subject == "eTDM: 1 sample due soon and 10 overdue (2024-03-08)"
+    # TDM-1's overdue date, told yesterday, is still open.
+    assert "1 other due date is open for your patients: see the worklist." in digest.body
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
