@@ -16,7 +16,7 @@ from django.contrib.auth.models import Group
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from advice.models import Advice
-from cases import roles
+from cases import roles, services
 from cases.models import (
     AdverseEvent,
     AuditEvent,
@@ -138,6 +138,14 @@ def generate_cohort(
             actor_username="system", action=AuditEvent.Action.CREATE, detail=detail
         )
         writer.written[AuditEvent._meta.label] += 1
+    # The rows were written past the services, so the stored due dates are derived from them
+    # now (docs/sampling-schedule.md §13), and the planner is told the tables' new sizes.
+    progress("storing the due dates")
+    stored = services.due_dates_rebuild(today=clock.today)
+    writer.written["cases.DueDate"] += stored["rows_written"]
+    if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute("ANALYZE")
     return {
         "seed": seed,
         "study_numbers": [study_number(first), study_number(last)],

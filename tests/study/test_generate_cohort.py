@@ -24,6 +24,8 @@ from cases import clinical, roles
 from cases.models import (
     AdverseEvent,
     DoseRegimen,
+    DueDate,
+    DueDateHorizon,
     Patient,
     Sample,
     Site,
@@ -440,3 +442,18 @@ def test_most_past_due_dates_are_fulfilled_and_the_study_summary_runs(cohort):
     summary = study_summary()
     assert summary["patients"] == PATIENTS
     assert summary["tdm_interventions"] > 0
+
+
+def test_the_generated_cohort_has_its_due_dates_stored_as_the_pure_schedule(cohort):
+    """Written past the services, the cohort's due dates are derived from it at the end, so the
+    reminder scan and the worklist see them at once."""
+    assert cohort["rows"]["cases.DueDate"] == DueDate.objects.count() > 0
+    for treatment in Treatment.objects.all():
+        horizon = DueDateHorizon.objects.get(treatment=treatment).until
+        pure = clinical.treatment_schedule(treatment, until=horizon)
+        stored = list(
+            DueDate.objects.filter(treatment=treatment)
+            .order_by("date")
+            .values_list("date", "kind", "fulfilled_by_id")
+        )
+        assert stored == [(row["date"], row["kind"], row["fulfilled_by"]) for row in pure]
