@@ -7,9 +7,9 @@ samples per treatment, written with `bulk_create` (no services, no advice engine
 volume and shape of the rows matter here), unless a bench cohort of that size is already there.
 Then runs each export in a child process of its own, which reports its peak resident set size
 (VmHWM, so Linux only) and its time. A child that only starts Django and imports the exporters
-is the baseline; on PostgreSQL, `COPY (SELECT …) TO STDOUT` of the samples table is the floor,
-the least any export of that table can cost. Prints a table and exits 1 if an export's peak
-exceeds the limit (default 200 MB). Not part of the test suite: see bench/README.md.
+is the baseline; on PostgreSQL, `COPY (SELECT …) TO STDOUT` of the rows of every table a format
+carries is its floor, the least that export can cost. Prints a table and exits 1 if an export's
+peak exceeds the limit (default 200 MB). Not part of the test suite: see bench/README.md.
 """
 
 from __future__ import annotations
@@ -30,6 +30,29 @@ ROOT = Path(__file__).resolve().parent.parent
 SITE_CODE = "BENCH"
 FORMATS = ("csv", "xlsx", "json", "fhir")
 EXTENSION = {"csv": "zip", "xlsx": "xlsx", "json": "json", "fhir": "ndjson"}
+# The floor of each format: COPY of the stored columns of the rows of every table it carries
+# (`study.tables`; FHIR has resulted samples only, and no advice).
+FLOOR = {"csv": "copy", "xlsx": "copy", "json": "copy", "fhir": "copy-fhir"}
+FLOOR_COLUMNS = {
+    "patients": "pt.study_number, s.code, t.sex, t.birth_year, t.tumour, t.tumour_code",
+    "treatments": "t.id, pt.study_number, d.name, d.indication, t.start_date, t.stop_date",
+    "doses": "t.id, t.treatment_id, pt.study_number, t.effective_from, "
+    "lead(t.effective_from) OVER (PARTITION BY t.treatment_id ORDER BY t.effective_from), "
+    "t.daily_dose_mg, t.administrations_per_day, t.split_mg, t.reason, a.id, t.off_label",
+    "samples": "t.id, t.treatment_id, pt.study_number, t.status, t.drawn_at, t.last_dose_at, "
+    "t.daily_dose_mg, t.administrations_per_day, t.concentration, t.unit, t.below_lloq, "
+    "t.analytes, t.concentration_ng_ml, t.hours_after_dose, t.estimated_ctrough_ng_ml, "
+    "t.method, t.evaluable, t.not_evaluable_reasons, t.warnings",
+    "advice": "t.id, t.treatment_id, pt.study_number, t.kind, t.sample_id, t.adverse_event_id, "
+    "t.state, t.action, t.evaluable, t.reasons, t.ctrough_ng_ml, t.target_ng_ml, "
+    "t.current_daily_dose_mg, t.proposed_daily_dose_mg, t.proposed_administrations_per_day, "
+    "t.proposed_split_mg, t.predicted_ctrough_ng_ml, t.warnings, t.checks, t.provisional, "
+    "t.edited, t.created_at, t.released_at, t.decided_at, t.checks_confirmed, t.effective_date",
+    "adverse_events": "t.id, t.treatment_id, pt.study_number, t.term, t.meddra_code, t.grade, "
+    "t.onset, t.resolved, t.related, t.action, t.occurrence",
+}
+FHIR_TABLES = {"patients": "TRUE", "treatments": "TRUE", "doses": "TRUE",
+               "samples": "t.status = 'resulted'", "adverse_events": "TRUE"}  # fmt: skip
 BATCH = 5000
 # Samples per treatment are drawn from 3 to 7 (mean 5, as in the DPOG-TDM cohort); one patient
 # in five has a second treatment.
@@ -234,7 +257,9 @@ def child(task: str, out: Path) -> None:
     if task == "baseline":
         rows = {}
     elif task == "copy":
-        rows = {"samples": copy_samples(out)}
+        rows = copy_tables(out, dict.fromkeys(FLOOR_COLUMNS, "TRUE"))
+    elif task == "copy-fhir":
+        rows = copy_tables(out, FHIR_TABLES)
     else:
         rows = write_export(task, out, pseudonymiser=Pseudonymiser()).rows
     seconds = time.perf_counter() - started
@@ -254,28 +279,30 @@ def peak_rss_kb() -> int:
     raise SystemExit("this benchmark reads /proc/self/status and runs on Linux only")
 
 
-def copy_samples(out: Path) -> int:
-    """PostgreSQL writes the samples table (with the study number) as CSV by itself."""
+def copy_tables(out: Path, tables: dict[str, str]) -> dict[str, int]:
+    """PostgreSQL writes the stored columns of the tables' rows as CSV by itself, one file
+    after the other: `tables` maps each table of `study.tables` to a further condition."""
     from django.db import connection
 
-    from cases.models import Patient, Sample, Treatment
+    from study.tables import TABLES
 
-    sample, treatment, patient = (m._meta.db_table for m in (Sample, Treatment, Patient))
-    query = (
-        f"COPY (SELECT s.id, s.treatment_id, p.study_number, s.status, s.drawn_at, "  # noqa: S608 - table names from the models
-        f"s.last_dose_at, s.daily_dose_mg, s.administrations_per_day, s.concentration, s.unit, "
-        f"s.below_lloq, s.analytes, s.concentration_ng_ml, s.hours_after_dose, "
-        f"s.estimated_ctrough_ng_ml, s.method, s.evaluable, s.not_evaluable_reasons, s.warnings "
-        f"FROM {sample} s JOIN {treatment} t ON t.id = s.treatment_id "
-        f"JOIN {patient} p ON p.id = t.patient_id ORDER BY s.id) "
-        "TO STDOUT WITH (FORMAT csv, HEADER)"
-    )
     connection.ensure_connection()
+    rows = {}
     with connection.connection.cursor() as cursor, out.open("wb") as handle:
-        with cursor.copy(query) as copy:
-            for block in copy:
-                handle.write(block)
-        return cursor.rowcount
+        for table in TABLES:
+            if table.name not in tables:
+                continue
+            select = table.select
+            query = (
+                f"COPY (SELECT {FLOOR_COLUMNS[table.name]} FROM {select.source} "  # noqa: S608 - fixed SQL
+                f"WHERE ({select.where}) AND ({tables[table.name]}) ORDER BY t.id) "
+                "TO STDOUT WITH (FORMAT csv, HEADER)"
+            )
+            with cursor.copy(query) as copy:
+                for block in copy:
+                    handle.write(block)
+            rows[table.name] = cursor.rowcount
+    return rows
 
 
 def measure(task: str, folder: Path) -> dict:
@@ -299,6 +326,9 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=100_000)
     parser.add_argument("--limit-mb", type=float, default=200.0)
     parser.add_argument("--seed", type=int, default=20240108)
+    parser.add_argument(
+        "--formats", default=",".join(FORMATS), help="comma-separated formats to measure"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     options = parser.parse_args()
@@ -329,23 +359,25 @@ def main() -> int:
     print("cohort: " + ", ".join(f"{name} {count}" for name, count in size.items()))
     print(f"database: {connection.vendor}")
 
-    tasks = ["baseline", *FORMATS]
+    formats = [fmt for fmt in options.formats.split(",") if fmt]
+    tasks = ["baseline", *formats]
     if connection.vendor == "postgresql":
-        tasks.append("copy")
+        tasks.extend(dict.fromkeys(FLOOR[fmt] for fmt in formats))
     connection.close()
     results = {}
     with tempfile.TemporaryDirectory(prefix="etdm-bench-") as folder:
         for task in tasks:
             results[task] = measure(task, Path(folder))
     print()
-    print(f"{'task':<10} {'seconds':>8} {'file MB':>8} {'peak RSS MB':>12}")
+    print(f"{'task':<10} {'seconds':>8} {'file MB':>8} {'peak RSS MB':>12} {'× floor':>8}")
     for task, result in results.items():
-        label = "COPY" if task == "copy" else task
+        floor = results.get(FLOOR.get(task, ""))
+        ratio = f"{result['seconds'] / floor['seconds']:>8.1f}" if floor else ""
         print(
-            f"{label:<10} {result['seconds']:>8.1f} {result['bytes'] / 1e6:>8.1f} "
-            f"{result['peak_mb']:>12.1f}"
+            f"{task:<10} {result['seconds']:>8.2f} {result['bytes'] / 1e6:>8.1f} "
+            f"{result['peak_mb']:>12.1f} {ratio}"
         )
-    over = [task for task in FORMATS if results[task]["peak_mb"] > options.limit_mb]
+    over = [task for task in formats if results[task]["peak_mb"] > options.limit_mb]
     if over:
         print(f"over the {options.limit_mb:.0f} MB limit: {', '.join(over)}", file=sys.stderr)
         return 1

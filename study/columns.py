@@ -1,6 +1,9 @@
 """The columns of the study tables: their types, and how values are written as text.
 
-Shared by every table of `study.tables` and by the data dictionary.
+Shared by every table of `study.tables` and by the data dictionary. A table can also say how
+PostgreSQL selects its rows (`Select`): the CSV export then lets PostgreSQL format and write
+them (`COPY … TO STDOUT`, docs/data-dictionary.md "How the files are written"); the `*_sql`
+helpers below write the lists of the same cells as the `*_text` helpers do in Python.
 """
 
 from __future__ import annotations
@@ -36,10 +39,27 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Select:
+    """A table's rows in PostgreSQL's SQL, before the cells are formatted by their type.
+
+    `expressions` has one SQL expression per column, giving the stored value (the lists already
+    joined by `;`); `{pseudonym}` stands for the patient's exported study number and
+    `{offset}` for the patient's date shift in days, which the export adds to every date and
+    time. `source` is the FROM clause: the table's own rows are `t`, their patient `pt`.
+    `where` keeps the rows the table exports.
+    """
+
+    expressions: tuple[str, ...]
+    source: str
+    where: str = "TRUE"
+
+
+@dataclass(frozen=True)
 class Table:
     """One exported table: its columns and how to read its rows from the database.
 
-    `queryset` gives every row the table exports; `read` turns (a part of) it into rows.
+    `queryset` gives every row the table exports; `read` turns (a part of) it into rows;
+    `select`, when given, selects the same rows in SQL.
     """
 
     name: str
@@ -47,6 +67,7 @@ class Table:
     columns: tuple[Column, ...]
     queryset: Callable[[], QuerySet]
     read: Callable[[QuerySet, Pseudonymiser], Iterator[Row]]
+    select: Select | None = None
 
     def extent(self) -> tuple[int, int]:
         """How many rows there are now and the highest id among them (0 when none)."""
@@ -86,6 +107,40 @@ def numbers_text(values: Sequence[int | float] | None) -> str:
 def analytes_text(values: dict[str, int | float] | None) -> str:
     return LIST_SEPARATOR.join(
         f"{name}={number_text(value)}" for name, value in (values or {}).items()
+    )
+
+
+# Most lists are empty: comparing with the empty JSON value spares the subquery.
+def codes_sql(expression: str) -> str:
+    """`codes_text` of a JSON list of strings; NULL for none."""
+    return (
+        f"CASE WHEN {expression} = '[]' THEN NULL ELSE "  # noqa: S608 - a column of study.tables
+        f"(SELECT string_agg(code, '{LIST_SEPARATOR}' ORDER BY position) "
+        f"FROM jsonb_array_elements_text({expression}) WITH ORDINALITY AS c(code, position)) END"
+    )
+
+
+def numbers_sql(expression: str) -> str:
+    """`numbers_text` of a JSON list of numbers; NULL for none."""
+    # One dose per administration is the usual split: no subquery for it.
+    return (
+        f"CASE WHEN {expression} = '[]' THEN NULL "  # noqa: S608 - a column of study.tables
+        f"WHEN jsonb_array_length({expression}) = 1 "
+        f"THEN trim_scale(({expression} ->> 0)::numeric)::text ELSE "
+        f"(SELECT string_agg(trim_scale(number::numeric)::text, '{LIST_SEPARATOR}' "
+        f"ORDER BY position) "
+        f"FROM jsonb_array_elements_text({expression}) WITH ORDINALITY AS n(number, position)) END"
+    )
+
+
+def analytes_sql(expression: str) -> str:
+    """`analytes_text` of a JSON object of numbers, in the object's own key order (the one
+    PostgreSQL stores and hands to Python); NULL for none."""
+    return (
+        f"CASE WHEN {expression} = '{{}}' THEN NULL ELSE "  # noqa: S608 - a column of study.tables
+        f"(SELECT string_agg(name || '=' || trim_scale(number::numeric)::text, "
+        f"'{LIST_SEPARATOR}' ORDER BY position) "
+        f"FROM jsonb_each_text({expression}) WITH ORDINALITY AS a(name, number, position)) END"
     )
 
 

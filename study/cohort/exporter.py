@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,7 @@ from study.cohort.records import (
     PatientRecord,
     SampleRecord,
     TreatmentRecord,
-    stored_patient_record,
-    with_history,
+    stored_patient_records,
 )
 from study.pseudonym import Pseudonymiser
 
@@ -44,6 +43,8 @@ class PatientDates:
 
     pseudonymiser: Pseudonymiser
     study_number: str
+    # Looked up once per patient rather than once per moment (as `timezone.localtime` does).
+    zone: dt.tzinfo = field(default_factory=timezone.get_current_timezone)
 
     def day(self, value: dt.date | None) -> str | None:
         shifted = self.pseudonymiser.date(self.study_number, value)
@@ -52,7 +53,7 @@ class PatientDates:
     def moment(self, value: dt.datetime | None) -> str | None:
         if value is None:
             return None
-        shifted = self.pseudonymiser.datetime(self.study_number, timezone.localtime(value))
+        shifted = self.pseudonymiser.datetime(self.study_number, value.astimezone(self.zone))
         return shifted.isoformat() if shifted is not None else None
 
 
@@ -202,15 +203,13 @@ def iter_cohort_json(
     batch_size = records.BATCH_SIZE
     for start in range(0, total, batch_size):
         batch = [pk for _, pk in order[start : start + batch_size]]
-        loaded = {
-            patient.pk: patient for patient in with_history(Patient.objects.filter(pk__in=batch))
-        }
+        loaded = stored_patient_records(batch)
         for pk in batch:
             patient = loaded.get(pk)
             if patient is None:
                 # Deleted (by an admin) since the listing: an export takes a while.
                 continue
-            document = patient_json(stored_patient_record(patient), pseudonymiser)
+            document = patient_json(patient, pseudonymiser)
             yield ("\n  " if written == 0 else ",\n  ") + dumps(document)
             written += 1
         if progress is not None:

@@ -1,27 +1,4 @@
-"""The study data as pseudonymised tables: column definitions and streaming rows.
-
-One definition serves the CSV and XLSX exports and the data dictionary
-(`docs/data-dictionary.md`, `dictionary.csv`), so a column cannot be exported without being
-described. Rows are read with `.values_list()` and `.iterator()` in id order: memory stays flat
-however large the cohort is.
-
-What is left out, and why (docs/data-dictionary.md, "Pseudonymisation": no name, record number
-or full birth date):
-
-- patients: `name` and `record_number` identify the person; only the birth year exists.
-- treatments: `stop_reason`, free text that may name people, places or events.
-- doses: `off_label_reason` (free text); `off_label` itself is kept.
-- samples: `lab_accession` links to the laboratory's own records of the person;
-  `cancel_reason` is free text.
-- adverse events: `other_specify` (free text) and events entered in error (not study data;
-  the clinical engine ignores them too).
-- advice: `text` and `rejection_reason` (free text, may be edited by hand), who released or
-  signed it (staff identities), the frozen `inputs`/`computed` copies and the PDF reports.
-
-Keys are the study number (pseudonymised when a key is given) and the row ids of this
-installation. With a key, every date and time of a patient moves by that patient's offset
-(see `study.pseudonym`); without one they are the recorded dates.
-"""
+"""The study tables of the clinical records: patients, treatments, doses, samples."""
 
 from __future__ import annotations
 
@@ -31,20 +8,25 @@ from django.db.models import F, QuerySet, Window
 from django.db.models.functions import Lead
 
 from advice.models import Advice
-from cases.models import AdverseEvent, DoseRegimen, Patient, Sample, Treatment
+from cases.models import DoseRegimen, Drug, Patient, Sample, Site, Treatment
 from study.columns import (
     STUDY_NUMBER,
     TREATMENT_ID,
     Column,
     Row,
+    Select,
     Table,
+    analytes_sql,
     analytes_text,
+    codes_sql,
     codes_text,
     moment_text,
+    numbers_sql,
     numbers_text,
     stream_rows,
 )
-from study.pseudonym import Pseudonymiser
+from study.pseudonym import MID_YEAR, Pseudonymiser
+from study.tables.shared import PATIENT, TREATMENT, VIA_TREATMENT
 
 # Patients ---------------------------------------------------------------------------------------
 
@@ -85,6 +67,20 @@ PATIENTS = Table(
     ),
     queryset=_patients,
     read=_patient_rows,
+    select=Select(
+        expressions=(
+            "{pseudonym}",
+            "s.code",
+            "t.sex",
+            # As `Pseudonymiser.birth_year`: the year the middle of the birth year moves to.
+            f"extract(YEAR FROM make_date(t.birth_year, {MID_YEAR[0]}, {MID_YEAR[1]}) "
+            "+ {offset})::integer",
+            "t.tumour",
+            "t.tumour_code",
+        ),
+        source=f"{PATIENT} t JOIN {PATIENT} pt ON pt.id = t.id "
+        f"JOIN {Site._meta.db_table} s ON s.id = t.site_id",
+    ),
 )
 
 
@@ -133,6 +129,18 @@ TREATMENTS = Table(
     ),
     queryset=_treatments,
     read=_treatment_rows,
+    select=Select(
+        expressions=(
+            "t.id",
+            "{pseudonym}",
+            "d.name",
+            "d.indication",
+            "t.start_date",
+            "t.stop_date",
+        ),
+        source=f"{TREATMENT} t JOIN {PATIENT} pt ON pt.id = t.patient_id "
+        f"JOIN {Drug._meta.db_table} d ON d.id = t.drug_id",
+    ),
 )
 
 
@@ -236,6 +244,24 @@ DOSES = Table(
     ),
     queryset=_doses,
     read=_dose_rows,
+    select=Select(
+        expressions=(
+            "t.id",
+            "t.treatment_id",
+            "{pseudonym}",
+            "t.effective_from",
+            "lead(t.effective_from) OVER (PARTITION BY t.treatment_id ORDER BY t.effective_from)",
+            "t.daily_dose_mg",
+            "t.administrations_per_day",
+            numbers_sql("t.split_mg"),
+            "t.reason",
+            "a.id",
+            "t.off_label",
+        ),
+        source=f"{DoseRegimen._meta.db_table} t {VIA_TREATMENT} "
+        f"LEFT JOIN {Advice._meta.db_table} a ON a.dose_regimen_id = t.id",
+        where=f"t.status = '{DoseRegimen.Status.ACTIVE}'",
+    ),
 )
 
 
@@ -374,258 +400,28 @@ SAMPLES = Table(
     ),
     queryset=_samples,
     read=_sample_rows,
-)
-
-
-# Advice -----------------------------------------------------------------------------------------
-
-
-def _advice() -> QuerySet:
-    return Advice.objects.all()
-
-
-def _advice_rows(queryset: QuerySet, p: Pseudonymiser) -> Iterator[Row]:
-    for (
-        advice_id,
-        treatment_id,
-        study_number,
-        kind,
-        sample_id,
-        adverse_event_id,
-        state,
-        action,
-        evaluable,
-        reasons,
-        ctrough,
-        target,
-        current_dose,
-        proposed_dose,
-        proposed_administrations,
-        proposed_split,
-        predicted,
-        warnings,
-        checks,
-        provisional,
-        edited,
-        created_at,
-        released_at,
-        decided_at,
-        checks_confirmed,
-        effective_date,
-    ) in stream_rows(
-        queryset,
-        "id",
-        "treatment_id",
-        "treatment__patient__study_number",
-        "kind",
-        "sample_id",
-        "adverse_event_id",
-        "state",
-        "action",
-        "evaluable",
-        "reasons",
-        "ctrough_ng_ml",
-        "target_ng_ml",
-        "current_daily_dose_mg",
-        "proposed_daily_dose_mg",
-        "proposed_administrations_per_day",
-        "proposed_split_mg",
-        "predicted_ctrough_ng_ml",
-        "warnings",
-        "checks",
-        "provisional",
-        "edited",
-        "created_at",
-        "released_at",
-        "decided_at",
-        "checks_confirmed",
-        "effective_date",
-    ):
-        yield (
-            advice_id,
-            treatment_id,
-            p.study_number(study_number),
-            kind,
-            sample_id,
-            adverse_event_id,
-            state,
-            action,
-            evaluable,
-            codes_text(reasons),
-            ctrough,
-            target,
-            current_dose,
-            proposed_dose,
-            proposed_administrations,
-            numbers_text(proposed_split),
-            predicted,
-            codes_text(warnings),
-            codes_text(checks),
-            provisional,
-            edited,
-            moment_text(p, study_number, created_at),
-            moment_text(p, study_number, released_at),
-            moment_text(p, study_number, decided_at),
-            codes_text(checks_confirmed),
-            p.date(study_number, effective_date),
-        )
-
-
-ADVICE = Table(
-    name="advice",
-    description="One row per dosing advice computed from a sample or an adverse event, with its "
-    "sign-off state (docs/clinical-rules.md §3 and §6, docs/workflow.md).",
-    columns=(
-        Column("advice_id", "integer", "Row id of the advice."),
-        TREATMENT_ID,
-        STUDY_NUMBER,
-        Column("kind", "text", "sample (a Ctrough result) or toxicity (an adverse event)."),
-        Column("sample_id", "integer", "The sample advised on (samples.sample_id)."),
-        Column(
-            "adverse_event_id",
-            "integer",
-            "The adverse event advised on (adverse_events.adverse_event_id).",
+    select=Select(
+        expressions=(
+            "t.id",
+            "t.treatment_id",
+            "{pseudonym}",
+            "t.status",
+            "t.drawn_at",
+            "t.last_dose_at",
+            "t.daily_dose_mg",
+            "t.administrations_per_day",
+            "t.concentration",
+            "t.unit",
+            "t.below_lloq",
+            analytes_sql("t.analytes"),
+            "t.concentration_ng_ml",
+            "t.hours_after_dose",
+            "t.estimated_ctrough_ng_ml",
+            "t.method",
+            "t.evaluable",
+            codes_sql("t.not_evaluable_reasons"),
+            codes_sql("t.warnings"),
         ),
-        Column("state", "text", "draft, released, accepted, rejected or superseded."),
-        Column(
-            "action",
-            "text",
-            "Action code of docs/clinical-rules.md §8, "
-            "e.g. increase, continue, reduce, resample, reassess.",
-        ),
-        Column("evaluable", "boolean", "The sample was evaluable; empty for toxicity advice."),
-        Column("reasons", "text", "Not-evaluable reason codes separated by ';'."),
-        Column("ctrough_ng_ml", "decimal", "Estimated Ctrough the advice used.", "ng/mL"),
-        Column("target_ng_ml", "decimal", "The drug's target at the time of the advice.", "ng/mL"),
-        Column("current_daily_dose_mg", "decimal", "Daily dose when advised.", "mg/day"),
-        Column(
-            "proposed_daily_dose_mg",
-            "decimal",
-            "Proposed daily dose as released (the pharmacist may have edited it).",
-            "mg/day",
-        ),
-        Column(
-            "proposed_administrations_per_day",
-            "integer",
-            "Proposed administrations per day.",
-            "1/day",
-        ),
-        Column(
-            "proposed_split_mg",
-            "text",
-            "Proposed dose per administration, largest first, separated by ';'.",
-            "mg",
-        ),
-        Column(
-            "predicted_ctrough_ng_ml",
-            "decimal",
-            "Predicted Ctrough at the proposed dose (linear).",
-            "ng/mL",
-        ),
-        Column("warnings", "text", "Warning codes separated by ';' (e.g. above_label_dose)."),
-        Column("checks", "text", "Checks the physician must confirm, separated by ';'."),
-        Column(
-            "provisional",
-            "boolean",
-            "Not yet at steady state (less than 5 half-lives since the last change).",
-        ),
-        Column(
-            "edited",
-            "boolean",
-            "The pharmacist changed the computed text or regimen on release.",
-        ),
-        Column("computed_at", "datetime", "When the advice was computed."),
-        Column("released_at", "datetime", "When the pharmacist released it."),
-        Column("decided_at", "datetime", "When the physician accepted or rejected it."),
-        Column(
-            "checks_confirmed",
-            "text",
-            "Checks the physician confirmed on accepting, separated by ';'.",
-        ),
-        Column(
-            "effective_date",
-            "date",
-            "Day an accepted dose change took effect; empty otherwise.",
-        ),
+        source=f"{Sample._meta.db_table} t {VIA_TREATMENT}",
     ),
-    queryset=_advice,
-    read=_advice_rows,
 )
-
-
-# Adverse events ---------------------------------------------------------------------------------
-
-
-def _adverse_events() -> QuerySet:
-    return AdverseEvent.objects.filter(entered_in_error=False)
-
-
-def _adverse_event_rows(queryset: QuerySet, p: Pseudonymiser) -> Iterator[Row]:
-    for (
-        event_id,
-        treatment_id,
-        study_number,
-        term,
-        meddra_code,
-        grade,
-        onset,
-        resolved,
-        related,
-        action,
-        occurrence,
-    ) in stream_rows(
-        queryset,
-        "id",
-        "treatment_id",
-        "treatment__patient__study_number",
-        "term",
-        "meddra_code",
-        "grade",
-        "onset",
-        "resolved",
-        "related",
-        "action",
-        "occurrence",
-    ):
-        yield (
-            event_id,
-            treatment_id,
-            p.study_number(study_number),
-            term,
-            meddra_code,
-            grade,
-            p.date(study_number, onset),
-            p.date(study_number, resolved),
-            related,
-            action,
-            occurrence,
-        )
-
-
-ADVERSE_EVENTS = Table(
-    name="adverse_events",
-    description="One row per adverse event graded with CTCAE v5.0 (events entered in error "
-    "are left out).",
-    columns=(
-        Column("adverse_event_id", "integer", "Row id of the adverse event."),
-        TREATMENT_ID,
-        STUDY_NUMBER,
-        Column("term", "text", "CTCAE v5.0 term."),
-        Column("meddra_code", "text", "MedDRA code of the CTCAE term (MedDRA 20.1)."),
-        Column("grade", "integer", "CTCAE grade 1–5."),
-        Column("onset", "date", "Day the event began."),
-        Column("resolved", "date", "Day the event resolved; empty while it goes on."),
-        Column("related", "boolean", "Judged related to the treatment."),
-        Column("action", "text", "Action taken: none, interrupted, reduced or discontinued."),
-        Column(
-            "occurrence",
-            "integer",
-            "How many times this term occurred in the treatment up to this event (1 = first).",
-        ),
-    ),
-    queryset=_adverse_events,
-    read=_adverse_event_rows,
-)
-
-
-TABLES: tuple[Table, ...] = (PATIENTS, TREATMENTS, DOSES, SAMPLES, ADVICE, ADVERSE_EVENTS)
