@@ -68,5 +68,5 @@ def test_a_duplicate_sample_in_the_admin_is_refused_naming_the_other_one(client,
     )
 
     assert response.status_code == 200
-    assert f"sample {first.pk}" in response.content.decode()
+    assert f"Sample {first.pk} of this treatment was drawn at" in response.content.decode()
     assert not Sample.objects.filter(lab_accession="LAB-2").exists()
