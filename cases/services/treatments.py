@@ -18,6 +18,7 @@ from cases.models import (
     DoseRegimen,
     Drug,
     Patient,
+    Sample,
     Treatment,
 )
 from cases.services.due_dates import due_dates_refresh
@@ -297,7 +298,7 @@ def treatment_stop(
     )
     treatment.refresh_from_db()
     audit.record(actor=actor, action=AuditEvent.Action.UPDATE, instance=treatment, before=before)
-    dose_regimens_withdraw_from(
+    _withdraw_from(
         actor=actor,
         treatment=treatment,
         first_day=stop_date,
@@ -415,16 +416,13 @@ def dose_regimen_mark_in_error(
     _set_status(
         actor=actor, regimen=regimen, status=DoseRegimen.Status.ENTERED_IN_ERROR, reason=reason
     )
-    following = [
-        r.effective_from
-        for r in treatment.live_regimens()
-        if r.effective_from > regimen.effective_from
-    ]
+    # Not only the samples drawn under it: a later one may now follow the same daily dose, which
+    # moves the last dose change of every sample after it (the way to steady state).
+    # `sample_recompute` leaves a sample whose values stay the same as it is.
     affected = treatment.samples.filter(
-        status__in=["drawn", "resulted"], drawn_at__date__gte=regimen.effective_from
+        status__in=(Sample.Status.DRAWN, Sample.Status.RESULTED),
+        drawn_at__date__gte=regimen.effective_from,
     )
-    if following:
-        affected = affected.filter(drawn_at__date__lt=following[0])
     for sample in affected.select_for_update():
         sample_recompute(actor=actor, sample=sample, reason=f"dose history corrected: {reason}")
     due_dates_refresh(treatment)
@@ -440,7 +438,22 @@ def dose_regimens_withdraw_from(
 ) -> list[DoseRegimen]:
     """Withdraw, in the caller's transaction, every live regimen of the treatment that takes
     effect on or after `first_day`: an interruption, a reduction or a stop must not be undone by
-    a change accepted earlier for a later date."""
+    a change accepted earlier for a later date. The due dates are stored again when any was."""
+    pending = _withdraw_from(actor=actor, treatment=treatment, first_day=first_day, reason=reason)
+    if pending:
+        due_dates_refresh(treatment)
+    return pending
+
+
+def _withdraw_from(
+    *,
+    actor: AbstractBaseUser | None,
+    treatment: Treatment,
+    first_day: datetime.date,
+    reason: str,
+) -> list[DoseRegimen]:
+    """`dose_regimens_withdraw_from` for a caller that stores the due dates itself afterwards
+    (a stop), so that one write stores them once."""
     pending = list(
         DoseRegimen.objects.select_for_update()
         .filter(
@@ -452,6 +465,4 @@ def dose_regimens_withdraw_from(
         _set_status(
             actor=actor, regimen=regimen, status=DoseRegimen.Status.WITHDRAWN, reason=reason[:200]
         )
-    if pending:
-        due_dates_refresh(treatment)
     return pending

@@ -161,6 +161,31 @@ def test_a_regimen_in_effect_marked_in_error_is_read_as_never_prescribed(staff, 
     assert [s.pk for s in corrected] == [sample.pk]
 
 
+def test_marking_in_error_recomputes_the_samples_after_the_next_regimen_too(staff, treatment):
+    """400 mg, 800 mg in error, 400 mg again: without the 800 mg the last 400 mg is no change,
+    so a sample drawn soon after it is at steady state (sorafenib t½ 36 h, 5 × t½ = 7.5 days)."""
+    wrong = _prescribe(staff, treatment, _days(-20), 800)
+    _prescribe(staff, treatment, _days(-6), 400)
+    sample = SampleFactory(
+        actor=staff["nurse_a"],
+        treatment=treatment,
+        drawn_at=local_datetime(f"{_days(-2)} 09:00"),
+        last_dose_at=local_datetime(f"{_days(-3)} 21:00"),
+    )
+    assert sample.daily_dose_mg == 400
+    assert "not_steady_state" in sample.warnings
+
+    services.dose_regimen_mark_in_error(
+        actor=staff["physician_a"], regimen=wrong, reason="800 mg was never given"
+    )
+
+    sample.refresh_from_db()
+    assert "not_steady_state" not in sample.warnings
+    assert AuditEvent.objects.filter(
+        object_id=str(sample.pk), detail__startswith="recomputed: dose history corrected"
+    ).exists()
+
+
 def test_only_a_physician_marks_a_regimen_in_error_and_never_a_future_or_start_one(
     staff, treatment
 ):

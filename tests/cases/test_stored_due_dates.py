@@ -198,6 +198,41 @@ def test_the_stored_due_dates_equal_the_pure_schedule_after_every_write(
         transaction.set_rollback(True)
 
 
+@pytest.mark.parametrize(
+    ("write", "stores"),
+    [
+        (("dose", 110, 400), 1),
+        (("stop", 105), 1),  # withdraws the regimen from today + 20 as it stops
+        (("withdraw", 1), 1),
+        (("in_error", 0), 1),  # recomputes the samples drawn since
+        (("withdraw_from", 115), 1),
+        (("sample", 95, True), 1),
+        (("result", 0), 0),
+        (("cancel", 0), 1),
+        (("correct", 0, -2), 1),
+        (("recompute", 0), 0),
+        (("extra", 3), 1),
+    ],
+)
+def test_every_write_stores_the_due_dates_once(staff, monkeypatch, write, stores):
+    treatment = register(staff, "TDM-O1", today() - 100 * DAY)
+    run(("dose", 50, 600), treatment, staff)
+    run(("dose", 120, 400), treatment, staff)
+    run(("sample", 60, True), treatment, staff)
+    run(("sample", 70, False), treatment, staff)
+    calls: list[list[int]] = []
+    store = stored._store
+
+    def counted(treatments, **kwargs):
+        calls.append([t.pk for t in treatments])
+        return store(treatments, **kwargs)
+
+    monkeypatch.setattr(stored, "_store", counted)
+    run(write, Treatment.objects.get(pk=treatment.pk), staff)
+    assert calls == [[treatment.pk]] * stores
+    assert_stored_is_pure(treatment)
+
+
 def test_a_sample_fulfils_the_due_date_it_was_drawn_for_until_corrected_or_cancelled(staff):
     treatment = register(staff, "TDM-F1", today() - 40 * DAY)  # due 12 days ago, then in 16
     due = today() - 12 * DAY
