@@ -71,7 +71,17 @@ def _check_result(
     concentration: Decimal | None,
     unit: str,
     below_lloq: bool,
+    *,
+    required: bool = False,
 ) -> None:
+    """The result and its unit; `required` when a result is being entered (not a sample logged
+    before its result is known)."""
+    if required and concentration is None and not below_lloq:
+        add_error(
+            errors,
+            "concentration",
+            "Give the result, or mark it below the limit of quantification.",
+        )
     if concentration is not None and concentration < 0:
         add_error(errors, "concentration", "A concentration cannot be negative.")
     elif concentration == 0 and not below_lloq:
@@ -218,6 +228,13 @@ def _refuse_duplicates(
         )
 
 
+def _copy_dose(sample: Sample) -> None:
+    """The dose a sample was drawn under is the live regimen in effect on its draw day."""
+    regimen = sample.treatment.regimen_on(timezone.localdate(sample.drawn_at))
+    sample.daily_dose_mg = regimen.daily_dose_mg if regimen else None
+    sample.administrations_per_day = regimen.administrations_per_day if regimen else None
+
+
 def _lock_for_duplicates(treatment: Treatment, lab_accession: str) -> None:
     """Serialise the writes the duplicate rules compare: the treatment's samples, and the
     site's accession numbers when one is given (always treatment first, then site)."""
@@ -265,14 +282,11 @@ def sample_build(
     raise_if(errors)
     lab_accession = lab_accession.strip()
     _refuse_duplicates(treatment, drawn_at, lab_accession)
-    regimen = treatment.regimen_on(timezone.localdate(drawn_at))
     sample = Sample(
         treatment=treatment,
         status=Sample.Status.RESULTED if resulted else Sample.Status.DRAWN,
         drawn_at=drawn_at,
         last_dose_at=last_dose_at,
-        daily_dose_mg=regimen.daily_dose_mg if regimen else None,
-        administrations_per_day=regimen.administrations_per_day if regimen else None,
         concentration=concentration,
         unit=unit,
         below_lloq=below_lloq,
@@ -281,6 +295,7 @@ def sample_build(
         confirmed_implausible=long_gap or implausible,
         created_by=actor,
     )
+    _copy_dose(sample)
     clinical.compute_sample(sample)
     full_clean(sample, exclude=["treatment"])
     return sample
@@ -326,13 +341,7 @@ def sample_result(
     if sample.status != Sample.Status.DRAWN:
         raise StateConflict(f"Only a drawn sample awaits its result; this one is {sample.status}.")
     errors: FieldErrors = {}
-    if concentration is None and not below_lloq:
-        add_error(
-            errors,
-            "concentration",
-            "Give the result, or mark it below the limit of quantification.",
-        )
-    _check_result(errors, concentration, unit, below_lloq)
+    _check_result(errors, concentration, unit, below_lloq, required=True)
     implausible = _check_plausible_result(
         errors, sample.treatment, concentration, unit, below_lloq, confirm_implausible
     )
@@ -431,13 +440,9 @@ def sample_correct(
             "The sample has no result yet: enter it as the sample's result.",
         )
     elif result_changed:
-        if values["concentration"] is None and not values["below_lloq"]:
-            add_error(
-                errors,
-                "concentration",
-                "Give the result, or mark it below the limit of quantification.",
-            )
-        _check_result(errors, values["concentration"], values["unit"], values["below_lloq"])
+        _check_result(
+            errors, values["concentration"], values["unit"], values["below_lloq"], required=True
+        )
         implausible = _check_plausible_result(
             errors,
             treatment,
@@ -457,9 +462,7 @@ def sample_correct(
         # The analytes added up to the value corrected: the corrected value stands alone.
         sample.analytes = {}
     if timezone.localdate(sample.drawn_at) != draw_day:
-        regimen = treatment.regimen_on(timezone.localdate(sample.drawn_at))
-        sample.daily_dose_mg = regimen.daily_dose_mg if regimen else None
-        sample.administrations_per_day = regimen.administrations_per_day if regimen else None
+        _copy_dose(sample)
     sample.confirmed_implausible = long_gap or implausible
     clinical.compute_sample(sample)
     full_clean(sample, exclude=["treatment"])
@@ -521,9 +524,7 @@ def sample_recompute(*, actor: AbstractBaseUser | None, sample: Sample, reason: 
         .get(pk=sample.pk)
     )
     before = audit.snapshot(sample)
-    regimen = sample.treatment.regimen_on(timezone.localdate(sample.drawn_at))
-    sample.daily_dose_mg = regimen.daily_dose_mg if regimen else None
-    sample.administrations_per_day = regimen.administrations_per_day if regimen else None
+    _copy_dose(sample)
     clinical.compute_sample(sample)
     after = audit.snapshot(sample)
     if after == before:
