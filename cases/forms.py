@@ -8,6 +8,7 @@ one of those offered. The clinical rules (dose levels, CTCAE grades, draw times)
 from __future__ import annotations
 
 import datetime
+import hashlib
 from decimal import Decimal
 
 from django import forms
@@ -28,6 +29,8 @@ from cases.models import (
     Treatment,
 )
 from cases.models.patients import EARLIEST_BIRTH_YEAR
+from cases.pages import drug_names, visible_sites
+from cases.selectors import SORTS, WINDOWS, nurses_to_filter_by
 
 # Dates outside this range are typing slips (20224 for 2024); refusing them here keeps every
 # date the services see within what the schedule and the database can hold.
@@ -311,6 +314,31 @@ class StopTreatmentForm(forms.Form):
     )
 
 
+class RegimenStatusForm(forms.Form):
+    """The reason for withdrawing a dose not yet in effect or marking one entered in error."""
+
+    reason = forms.CharField(
+        label="Reason",
+        max_length=200,
+        error_messages={"required": "Give the reason."},
+    )
+
+
+class ExtraSampleForm(forms.Form):
+    """An unscheduled sample asked for on a day (docs/sampling-schedule.md §12)."""
+
+    date = DateField(
+        label="Sample due on",
+        help_text="A sample drawn from 7 days before to 7 days after this day counts for it.",
+    )
+    reason = forms.CharField(
+        label="Why the extra sample",
+        max_length=200,
+        help_text='For example "re-sample in 2 weeks: the last level was drawn too early".',
+        error_messages={"required": "Say why the extra sample is needed."},
+    )
+
+
 # Samples ----------------------------------------------------------------------------------------
 
 
@@ -419,9 +447,22 @@ class SampleResultForm(ResultFieldsMixin, ConfirmImplausibleMixin):
     conditionally_required = frozenset({"concentration"})
 
 
+# What a correction may change of a sample (the service's correctable fields).
+CORRECTED_FIELDS = ("drawn_at", "last_dose_at", "concentration", "unit", "below_lloq")
+
+
+def sample_version(sample: Sample) -> str:
+    """A digest of the sample as the correction page shows it: another one once it was
+    corrected, resulted or cancelled."""
+    values = [sample.status, *(str(getattr(sample, name)) for name in CORRECTED_FIELDS)]
+    return hashlib.sha256("|".join(values).encode()).hexdigest()[:16]
+
+
 class SampleCorrectForm(ResultFieldsMixin, ConfirmImplausibleMixin):
     """The sample's current values, to change where they were wrong; `corrections()` holds only
-    the fields the user changed, which is what the service corrects."""
+    the fields the user changed, which is what the service corrects. The page carries the
+    version it showed (`shown`): a form sent from a page opened before the sample changed is
+    `stale()`, as its unchanged fields would undo the other change."""
 
     # A resulted sample keeps a result: a concentration unless it is below the LLOQ.
     conditionally_required = frozenset({"concentration"})
@@ -435,6 +476,7 @@ class SampleCorrectForm(ResultFieldsMixin, ConfirmImplausibleMixin):
         max_length=200,
         error_messages={"required": "Say why the sample is corrected."},
     )
+    shown = forms.CharField(widget=forms.HiddenInput, required=False)
 
     field_order = [
         "drawn_at", "last_dose_at", "concentration", "unit", "below_lloq", "reason",
@@ -454,6 +496,7 @@ class SampleCorrectForm(ResultFieldsMixin, ConfirmImplausibleMixin):
             ),
             "unit": sample.unit,
             "below_lloq": sample.below_lloq,
+            "shown": sample_version(sample),
         }
         super().__init__(*args, initial=initial, **kwargs)
         if sample.status == Sample.Status.DRAWN:
@@ -462,8 +505,17 @@ class SampleCorrectForm(ResultFieldsMixin, ConfirmImplausibleMixin):
                 del self.fields[name]
 
     def corrections(self) -> dict[str, object]:
-        names = ("drawn_at", "last_dose_at", "concentration", "unit", "below_lloq")
-        return {name: self.cleaned_data[name] for name in names if name in self.changed_data}
+        return {
+            name: self.cleaned_data[name] for name in CORRECTED_FIELDS if name in self.changed_data
+        }
+
+    def stale(self) -> bool:
+        """Sent from a page showing other values than the sample holds now (changed meanwhile,
+        or the same correction sent a second time), whatever else it holds: a result entered
+        meanwhile asks for fields that page did not have. A client sending no version is not
+        checked."""
+        shown = self.data.get(self.add_prefix("shown"))
+        return bool(shown) and shown != self.initial["shown"]
 
 
 def _to_the_minute(moment: datetime.datetime | None) -> datetime.datetime | None:
@@ -532,19 +584,46 @@ class AdverseEventResolveForm(forms.Form):
 # Lists ------------------------------------------------------------------------------------------
 
 
+WORKLIST_SORT_LABELS = {"due": "due date", "patient": "patient", "drug": "drug"}
+
+
 class WorklistFilterForm(forms.Form):
+    """The worklist's filters (site, drug, nurse, due window) and its order."""
+
     site = forms.ModelChoiceField(
         queryset=Site.objects.none(), required=False, empty_label="all my sites"
     )
     drug = forms.ChoiceField(required=False)
+    nurse = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="every nurse", label="Nurse"
+    )
+    window = forms.ChoiceField(
+        label="Due",
+        required=False,
+        choices=[
+            (key, f"overdue and the next {days} days" if days else "overdue only")
+            for key, days in WINDOWS.items()
+        ],
+    )
+    sort = forms.ChoiceField(
+        label="Sort by",
+        required=False,
+        choices=[(key, WORKLIST_SORT_LABELS[key]) for key in SORTS],
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        site_ids = access.visible_site_ids(user)
-        sites = Site.objects.order_by("code")
-        self.fields["site"].queryset = sites if site_ids is None else sites.filter(pk__in=site_ids)
-        names = Drug.objects.order_by("name").values_list("name", flat=True).distinct()
-        self.fields["drug"].choices = [("", "all drugs")] + [(name, name) for name in names]
+        self.fields["site"].queryset = visible_sites(user)
+        self.fields["drug"].choices = [("", "all drugs")] + [(n, n) for n in drug_names()]
+        self.fields["nurse"].queryset = nurses_to_filter_by(user)
+
+    def filters(self) -> dict[str, object]:
+        """The filters given that the form accepts. One it refuses (a stale bookmark: a nurse
+        who left, another site) is named on the form and left out; the others still apply."""
+        if not self.is_bound:
+            return {}
+        self.is_valid()
+        return self.cleaned_data
 
 
 class AuditFilterForm(forms.Form):

@@ -13,7 +13,6 @@ from cases.api.base import IsoDateTimeFilter, ScopedViewSet, by_id
 from cases.api.fields import LocalDateTimeField, NumberField, UnitField, VisibleRelatedField
 from cases.api.permissions import ViewPermission
 from cases.models import Sample, Treatment
-from cases.services.samples import sample_correct
 
 CONFIRM_HELP = (
     "true stores a value outside the drug's plausible range, or a last dose more than 7 days "
@@ -131,7 +130,7 @@ class SampleViewSet(ScopedViewSet):
         sample = self.get_object()
         data = SampleCorrectSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        sample_correct(actor=request.user, sample=sample, **data.validated_data)
+        services.sample_correct(actor=request.user, sample=sample, **data.validated_data)
         return Response(self.get_serializer(self.get_queryset().get(pk=sample.pk)).data)
 
     @extend_schema(request=SampleCancelSerializer, responses=SampleSerializer)

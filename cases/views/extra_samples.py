@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -13,25 +12,12 @@ from django.shortcuts import redirect
 from django.utils import timezone
 
 from cases import services
-from cases.forms import DateField, apply_errors
+from cases.forms import ExtraSampleForm, apply_errors
 from cases.pages import render_form_page
 from cases.views.treatments import treatment_form_context, treatment_to_act_on
 
 # "Re-sample in 2 weeks" is what a rejected advice asks for most.
 DEFAULT_DAYS_AHEAD = 14
-
-
-class ExtraSampleForm(forms.Form):
-    date = DateField(
-        label="Sample due on",
-        help_text="A sample drawn from 7 days before to 7 days after this day counts for it.",
-    )
-    reason = forms.CharField(
-        label="Why the extra sample",
-        max_length=200,
-        help_text='For example "re-sample in 2 weeks: the last level was drawn too early".',
-        error_messages={"required": "Say why the extra sample is needed."},
-    )
 
 
 @login_required

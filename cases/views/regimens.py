@@ -3,29 +3,24 @@ entered in error (docs/workflow.md §5). Each asks for the reason on its own pag
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
-from django.utils import timezone
 
 from cases import access, services
 from cases.errors import StateConflict
-from cases.forms import apply_errors
+from cases.forms import RegimenStatusForm, apply_errors
 from cases.models import DoseRegimen
 from cases.pages import render_form_page, require_act
 
 
-class RegimenStatusForm(forms.Form):
-    reason = forms.CharField(
-        label="Reason",
-        max_length=200,
-        error_messages={"required": "Give the reason."},
-    )
-
-
-def _regimen_page(request, pk: int, *, permission: str, service, verb: str, title: str):
+def _regimen_page(
+    request, pk: int, *, permission: str, service, verb: str, title: str, effect: str, button: str
+):
+    """The reason form of one action on a regimen. What the page says follows the action, not
+    the date: the service refuses the action that no longer fits (a dose that took effect
+    between opening the page and sending it is not withdrawn)."""
     regimen = get_object_or_404(
         DoseRegimen.objects.visible_to(request.user).select_related(
             "treatment__patient__site", "treatment__drug"
@@ -55,7 +50,8 @@ def _regimen_page(request, pk: int, *, permission: str, service, verb: str, titl
         "patient": treatment.patient,
         "identity": access.sees_identity(request.user, treatment.patient),
         "title": title,
-        "in_effect": regimen.effective_from <= timezone.localdate(),
+        "effect": effect,
+        "button": button,
     }
     return render_form_page(request, "cases/regimen_status_form.html", context, form)
 
@@ -69,6 +65,8 @@ def regimen_withdraw(request, pk: int):
         service=services.dose_regimen_withdraw,
         verb="withdrawn",
         title="Withdraw a dose not yet in effect",
+        effect="The dose will not take effect; the one before it stays in effect.",
+        button="Withdraw the dose",
     )
 
 
@@ -81,4 +79,9 @@ def regimen_entered_in_error(request, pk: int):
         service=services.dose_regimen_mark_in_error,
         verb="marked entered in error",
         title="Mark a dose entered in error",
+        effect=(
+            "The dose history is then read as if this dose had never been prescribed: the "
+            "samples drawn under it are computed again with the dose before it."
+        ),
+        button="Mark entered in error",
     )

@@ -22,7 +22,6 @@ from cases.forms import (
 )
 from cases.models import AuditEvent, Sample
 from cases.pages import may_act, render_form_page, require_act
-from cases.services import samples as sample_services
 from cases.services.samples import CORRECTABLE_FIELDS, CORRECTION_DETAIL, needs_confirmation
 from cases.views.treatments import treatment_form_context, treatment_to_act_on
 
@@ -246,9 +245,13 @@ def sample_correct(request, pk: int):
         return redirect("sample-detail", pk=sample.pk)
     form = SampleCorrectForm(request.POST or None, sample=sample)
     conflict = None
-    if request.method == "POST" and form.is_valid():
+    stale = request.method == "POST" and form.stale()
+    if stale:
+        # Its unchanged fields hold the old values: saving them would undo the other change.
+        form = SampleCorrectForm(sample=sample)
+    elif request.method == "POST" and form.is_valid():
         try:
-            corrected = sample_services.sample_correct(
+            corrected = services.sample_correct(
                 actor=request.user,
                 sample=sample,
                 reason=form.cleaned_data["reason"],
@@ -276,7 +279,8 @@ def sample_correct(request, pk: int):
         "identity": access.sees_identity(request.user, sample.treatment.patient),
         "form": form,
         "conflict": conflict,
+        "stale": stale,
     }
-    if conflict:
+    if conflict or stale:
         return render(request, "cases/sample_correct_form.html", context, status=409)
     return render_form_page(request, "cases/sample_correct_form.html", context, form)

@@ -10,8 +10,17 @@ import pytest
 from django.utils import timezone
 
 from advice.models import Advice
-from cases import services
-from cases.models import AdverseEvent, DoseRegimen, Drug, Patient, Sample, Treatment
+from cases import clinical, services
+from cases.models import (
+    AdverseEvent,
+    AuditEvent,
+    DoseRegimen,
+    Drug,
+    Patient,
+    Sample,
+    Treatment,
+)
+from cases.services.samples import CORRECTION_DETAIL
 from tests.conftest import local_datetime
 
 pytestmark = pytest.mark.django_db
@@ -473,3 +482,123 @@ def test_anonymous_users_are_sent_to_log_in(client, case):
         response = getattr(client, method)(url, data)
         assert response.status_code == 302, url
         assert response["Location"].startswith("/accounts/login/")
+
+
+# Corrections from an old screen ------------------------------------------------------------------
+
+
+def _correction_screen(client, sample, **changes) -> dict[str, str]:
+    """What the correction page sends: the values it was opened with, then `changes`."""
+    initial = client.get(f"/samples/{sample.pk}/correct/").context["form"].initial
+    body = {
+        "drawn_at": local_input(initial["drawn_at"]),
+        "last_dose_at": local_input(initial["last_dose_at"]) if initial["last_dose_at"] else "",
+        "concentration": str(initial["concentration"]),
+        "unit": initial["unit"],
+        "reason": "last dose read from the wrong day",
+        "shown": initial["shown"],
+    }
+    body.update(changes)
+    return body
+
+
+def _corrections_of(sample) -> int:
+    return AuditEvent.objects.filter(
+        model="cases.sample", object_id=str(sample.pk), detail__startswith=CORRECTION_DETAIL
+    ).count()
+
+
+def test_a_correction_from_a_screen_opened_before_another_one_undoes_nothing(client, staff, case):
+    sample = case["sample"]
+    as_user(client, staff, "nurse_a")
+    screen = _correction_screen(client, sample, last_dose_at="2024-02-04T20:00")
+    services.sample_correct(
+        actor=staff["pharmacist_a"],
+        sample=sample,
+        concentration=Decimal(3100),
+        reason="transcription error",
+    )
+
+    answer = client.post(f"/samples/{sample.pk}/correct/", screen)
+
+    assert answer.status_code == 409
+    assert "the sample changed since this page was opened" in answer.content.decode()
+    assert 'value="3100"' in answer.content.decode()
+    sample.refresh_from_db()
+    assert sample.concentration == 3100
+    assert _corrections_of(sample) == 1
+
+
+def test_a_correction_sent_twice_is_saved_once(client, staff, case):
+    sample = case["sample"]
+    as_user(client, staff, "nurse_a")
+    screen = _correction_screen(client, sample, concentration="3100")
+
+    first = client.post(f"/samples/{sample.pk}/correct/", screen)
+    second = client.post(f"/samples/{sample.pk}/correct/", screen)
+
+    assert first.status_code == 302
+    assert second.status_code == 409
+    assert _corrections_of(sample) == 1
+
+
+def test_a_correction_of_a_sample_cancelled_meanwhile_is_refused(client, staff, case):
+    sample = case["sample"]
+    as_user(client, staff, "nurse_a")
+    screen = _correction_screen(client, sample, concentration="3100")
+    services.sample_cancel(actor=staff["nurse_a"], sample=sample, reason="wrong patient")
+
+    answer = client.post(f"/samples/{sample.pk}/correct/", screen, follow=True)
+
+    assert answer.redirect_chain == [(f"/samples/{sample.pk}/", 302)]
+    assert "A cancelled sample cannot be corrected." in answer.content.decode()
+    sample.refresh_from_db()
+    assert (sample.status, sample.concentration) == (Sample.Status.CANCELLED, 2870)
+
+
+def test_a_result_entered_meanwhile_makes_the_drawn_samples_screen_old(client, staff, case):
+    drawn = services.sample_record(
+        actor=staff["nurse_a"],
+        treatment=case["treatment"],
+        drawn_at=local_datetime("2024-03-04 09:00"),
+        last_dose_at=local_datetime("2024-03-03 21:00"),
+        concentration=None,
+    )
+    as_user(client, staff, "nurse_a")
+    initial = client.get(f"/samples/{drawn.pk}/correct/").context["form"].initial
+    services.sample_result(actor=staff["nurse_a"], sample=drawn, concentration=Decimal(2500))
+
+    answer = client.post(
+        f"/samples/{drawn.pk}/correct/",
+        {
+            "drawn_at": "2024-03-04T09:30",
+            "last_dose_at": "2024-03-03T21:00",
+            "reason": "drawn later than noted",
+            "shown": initial["shown"],
+        },
+    )
+
+    assert answer.status_code == 409
+    drawn.refresh_from_db()
+    assert drawn.drawn_at == local_datetime("2024-03-04 09:00")
+
+
+# Extra samples -----------------------------------------------------------------------------------
+
+
+def test_an_extra_sample_asked_for_twice_is_stored_once(client, staff, case):
+    treatment = case["treatment"]
+    as_user(client, staff, "pharmacist_a")
+    soon = [timezone.localdate() + datetime.timedelta(days=days) for days in (15, 16)]
+    due = {row.date for row in clinical.due_dates(treatment, until=soon[-1])}
+    day = next(day for day in soon if day not in due)
+    body = {"date": day.isoformat(), "reason": "re-sample: drawn too early"}
+    url = f"/treatments/{treatment.pk}/extra-samples/new/"
+
+    first = client.post(url, body)
+    second = client.post(url, body)
+
+    assert first.status_code == 302
+    assert second.status_code == 400
+    assert f"An extra sample is already asked for on {day.isoformat()}." in second.content.decode()
+    assert treatment.extra_due_dates.count() == 1

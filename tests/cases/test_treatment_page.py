@@ -6,11 +6,12 @@ import datetime
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from cases import services
-from cases.models import Patient, Treatment
-from tests.factories import PatientFactory, SampleFactory, TreatmentFactory
+from cases.models import DoseRegimen, Patient, Treatment
+from tests.factories import DoseRegimenFactory, PatientFactory, SampleFactory, TreatmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +138,43 @@ def test_a_date_missed_before_registration_is_not_called_overdue(client, staff, 
     assert response.context["overdue"] is None
     assert "before registration" in response.content.decode()
     assert response.context["next_due"]["date"] == days_from_today(20)
+
+
+@pytest.fixture
+def escalation(staff, treatment):
+    """800 mg/day from tomorrow."""
+    return DoseRegimenFactory(
+        actor=staff["physician_a"],
+        treatment=treatment,
+        effective_from=days_from_today(1),
+        daily_dose_mg=Decimal(800),
+        reason=DoseRegimen.Reason.TDM_ADVICE,
+    )
+
+
+def test_a_dose_withdrawn_from_a_page_opened_before_it_took_effect_is_not_withdrawn(
+    client, staff, treatment, escalation
+):
+    client.force_login(staff["physician_a"])
+    page = client.get(f"/regimens/{escalation.pk}/withdraw/").content.decode()
+    assert "Withdraw the dose" in page
+
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=2), tick=False):
+        client.force_login(staff["physician_a"])
+        sent = client.post(
+            f"/regimens/{escalation.pk}/withdraw/", {"reason": "not wanted"}, follow=True
+        )
+
+    assert sent.redirect_chain == [(f"/treatments/{treatment.pk}/", 302)]
+    assert "a physician marks it entered in error instead" in sent.content.decode()
+    escalation.refresh_from_db()
+    assert escalation.status == DoseRegimen.Status.ACTIVE
+
+
+def test_the_entered_in_error_page_says_what_it_does_whatever_the_date(client, staff, escalation):
+    client.force_login(staff["physician_a"])
+
+    page = client.get(f"/regimens/{escalation.pk}/entered-in-error/").content.decode()
+
+    assert "Mark entered in error</button>" in page
+    assert "Withdraw the dose" not in page

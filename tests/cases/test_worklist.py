@@ -226,6 +226,36 @@ def test_bad_filters_are_reported_not_500(client, staff, ward, query):
     assert "Select a valid choice" in response.content.decode()
 
 
+def test_a_refused_filter_is_named_and_the_others_still_apply(client, staff, ward):
+    # A bookmark naming a nurse of another site, with a drug that is still right.
+    client.force_login(staff["pharmacist_a"])
+
+    html = client.get(
+        "/worklist/", {"drug": "imatinib", "nurse": staff["nurse_b"].pk, "window": "30"}
+    ).content.decode()
+
+    assert "Select a valid choice" in html
+    assert "TDM-DUE" in html
+    assert "TDM-OVERDUE" not in html
+    assert "Due in the next 30 days" in html
+
+
+@pytest.mark.parametrize("page", ["99999", "-1", "abc", "1e9", ""])
+def test_a_far_or_odd_page_number_shows_a_page_not_an_error(
+    client, staff, register, monkeypatch, page
+):
+    monkeypatch.setattr(worklist_view, "PAGE_SIZE", 2)
+    for number in range(3):
+        register("a", f"TDM-O{number}", started_days_ago=30)
+    client.force_login(staff["nurse_a"])
+
+    response = client.get("/worklist/", {"overdue_page": page, "awaiting_page": page})
+
+    assert response.status_code == 200
+    shown = response.context["pages"]["overdue"]["page"]
+    assert shown.number == (2 if page in ("99999", "-1") else 1)
+
+
 def test_nurse_cannot_filter_on_another_site(client, staff, ward):
     client.force_login(staff["nurse_a"])
 
