@@ -10,12 +10,9 @@ server error, and nothing may be written (docs/access.md).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from advice import services as advice_services
 from advice.models import Advice
@@ -23,6 +20,7 @@ from cases.models import AdverseEvent, AuditEvent, DoseRegimen, Patient, Sample,
 from notifications.models import Notification
 from study import jobs
 from study.models import Export
+from tests.tdm_site.routes import address, resource, routes
 
 pytestmark = pytest.mark.django_db
 
@@ -59,43 +57,21 @@ OUTSIDERS = {
 }
 
 
-def _walk(patterns, prefix: str = "") -> Iterator[str]:
-    for entry in patterns:
-        if isinstance(entry, URLResolver):
-            yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
-        elif isinstance(entry, URLPattern):
-            yield prefix + str(entry.pattern)
-
-
-def _address(pattern: str, record_id: int) -> str:
-    """A concrete address for a path() route (`<int:pk>`) or a router's regex route."""
-    address = re.sub(r"\(\?P<pk>[^)]*\)", str(record_id), pattern)
-    address = re.sub(r"\\\.\(\?P<format>[^)]*\)/\?", ".json", address)
-    address = re.sub(r"<(?:int:)?pk>", str(record_id), address)
-    address = address.replace("^", "").replace("$", "").replace("\\.", ".")
-    return "/" + address
-
-
 def routes_with_a_record_id() -> list[str]:
-    routes = {
+    found = {
         pattern
-        for pattern in _walk(get_resolver().url_patterns)
+        for pattern, _view in routes()
         if ("<int:pk>" in pattern or "<pk>" in pattern or "(?P<pk>" in pattern)
         and not pattern.startswith(NOT_RECORD_ROUTES)
     }
-    return sorted(routes)
-
-
-def _kind(pattern: str) -> str:
-    path = _address(pattern, 1).removeprefix("/").removeprefix("api/v1/")
-    return path.split("/")[0]
+    return sorted(found)
 
 
 ROUTES = routes_with_a_record_id()
 
 
 def test_the_battery_finds_pages_api_and_router_suffix_routes():
-    addresses = {_address(route, 7) for route in ROUTES}
+    addresses = {address(route, 7) for route in ROUTES}
     assert {
         "/patients/7/",
         "/advice/7/accept/",
@@ -110,7 +86,9 @@ def test_the_battery_finds_pages_api_and_router_suffix_routes():
 
 
 def test_every_route_with_a_record_id_is_tried():
-    unknown = sorted(route for route in ROUTES if _kind(route) not in {*RECORD_KIND, *SHARED_KINDS})
+    unknown = sorted(
+        route for route in ROUTES if resource(route) not in {*RECORD_KIND, *SHARED_KINDS}
+    )
     assert unknown == [], "add the kind of record these routes name to RECORD_KIND"
 
 
@@ -155,17 +133,17 @@ def _state() -> dict[str, object]:
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
-@pytest.mark.parametrize("route", [r for r in ROUTES if _kind(r) in RECORD_KIND])
+@pytest.mark.parametrize("route", [r for r in ROUTES if resource(r) in RECORD_KIND])
 def test_an_outsider_gets_what_a_never_used_id_gets(
     client, staff, records_of_site_a, route, method
 ):
-    kind = RECORD_KIND[_kind(route)]
+    kind = RECORD_KIND[resource(route)]
     record = records_of_site_a[kind]
     for username in OUTSIDERS[kind]:
         client.force_login(staff[username])
         before = _state()
-        answer = getattr(client, method)(_address(route, record.pk))
-        never_used = getattr(client, method)(_address(route, NEVER_USED_ID))
+        answer = getattr(client, method)(address(route, record.pk))
+        never_used = getattr(client, method)(address(route, NEVER_USED_ID))
         assert answer.status_code == never_used.status_code, (username, route, method)
         assert answer.status_code in (403, 404, 405), (username, route, method)
         assert _state() == before, (username, route, method)
