@@ -14,6 +14,7 @@ import pytest
 
 from advice import services as advice_services
 from advice.models import Advice
+from cases import clinical, services
 from cases.models import DoseRegimen, Sample
 from tests import factories
 from tests.advice import stories
@@ -23,7 +24,8 @@ SIZES = [1, 30]
 
 def records(staff, n: int) -> dict[str, object]:
     """`n` patients with draft advice, `n` with released advice, and one busy treatment with
-    `n` more samples, `n` dose changes not yet in effect and `n` adverse events."""
+    `n` more samples, `n` dose changes not yet in effect, `n` adverse events, `n` extra samples
+    asked for and a drawn sample corrected `n` times."""
     nurse = staff["nurse_a"]
     drafts, released = [], []
     for i in range(2 * n):
@@ -48,7 +50,24 @@ def records(staff, n: int) -> dict[str, object]:
         factories.AdverseEventFactory(
             actor=nurse, treatment=busy, onset=stories.day(-30) + datetime.timedelta(days=i)
         )
-    return {"busy": busy, "draft": drafts[0], "released": released[0]}
+    due = {row.date for row in clinical.due_dates(busy, until=stories.day(200))}
+    free_days = [stories.day(100 + i) for i in range(100) if stories.day(100 + i) not in due]
+    for extra_day in free_days[:n]:
+        services.extra_due_date_create(
+            actor=nurse, treatment=busy, date=extra_day, reason="re-sample"
+        )
+    drawn_at = factories.local_datetime(f"{stories.day(-45):%Y-%m-%d} 09:00")
+    drawn = factories.SampleFactory(
+        actor=nurse, treatment=busy, drawn_at=drawn_at, concentration=None
+    )
+    for i in range(n):
+        services.sample_correct(
+            actor=nurse,
+            sample=drawn,
+            last_dose_at=factories.hours_before(drawn_at, 11 - i % 2),
+            reason="last dose time misread",
+        )
+    return {"busy": busy, "draft": drafts[0], "released": released[0], "drawn": drawn}
 
 
 def addresses(built) -> list[tuple[str, str, int]]:
@@ -81,6 +100,12 @@ def addresses(built) -> list[tuple[str, str, int]]:
         ("nurse_a", f"/patients/{busy.patient_id}/", 9),
         ("nurse_a", f"/treatments/{busy.pk}/", 15),
         ("nurse_a", f"/samples/{sample.pk}/", 9),
+        ("nurse_a", f"/samples/{built['drawn'].pk}/", 9),
+        ("nurse_a", f"/samples/{sample.pk}/correct/", 7),
+        ("nurse_a", f"/treatments/{busy.pk}/extra-samples/new/", 8),
+        ("physician_a", f"/regimens/{regimen.pk}/withdraw/", 7),
+        ("nurse_a", f"/api/v1/treatments/{busy.pk}/extra-samples/", 8),
+        ("nurse_a", f"/api/v1/treatments/{busy.pk}/schedule/", 9),
         ("datamanager_a", "/audit/", 9),
         ("physician_a", "/notifications/", 8),
     ]
