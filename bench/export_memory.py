@@ -17,42 +17,22 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+# Run as a script: its folder is first on the import path.
+from common import FLOOR_TABLES, copy_tables, peak_rss_mb, run_json_child, setup_django
+
 SITE_CODE = "BENCH"
 FORMATS = ("csv", "xlsx", "json", "fhir")
 EXTENSION = {"csv": "zip", "xlsx": "xlsx", "json": "json", "fhir": "ndjson"}
 # The floor of each format: COPY of the stored columns of the rows of every table it carries
-# (`study.tables`; FHIR has resulted samples only, and no advice).
+# (`bench.common.FLOOR_TABLES`).
 FLOOR = {"csv": "copy", "xlsx": "copy", "json": "copy", "fhir": "copy-fhir"}
-FLOOR_COLUMNS = {
-    "patients": "pt.study_number, s.code, t.sex, t.birth_year, t.tumour, t.tumour_code",
-    "treatments": "t.id, pt.study_number, d.name, d.indication, t.start_date, t.stop_date",
-    "doses": "t.id, t.treatment_id, pt.study_number, t.effective_from, "
-    "lead(t.effective_from) OVER (PARTITION BY t.treatment_id ORDER BY t.effective_from), "
-    "t.daily_dose_mg, t.administrations_per_day, t.split_mg, t.reason, a.id, t.off_label",
-    "samples": "t.id, t.treatment_id, pt.study_number, t.status, t.drawn_at, t.last_dose_at, "
-    "t.daily_dose_mg, t.administrations_per_day, t.concentration, t.unit, t.below_lloq, "
-    "t.analytes, t.concentration_ng_ml, t.hours_after_dose, t.estimated_ctrough_ng_ml, "
-    "t.method, t.evaluable, t.not_evaluable_reasons, t.warnings",
-    "advice": "t.id, t.treatment_id, pt.study_number, t.kind, t.sample_id, t.adverse_event_id, "
-    "t.state, t.action, t.evaluable, t.reasons, t.ctrough_ng_ml, t.target_ng_ml, "
-    "t.current_daily_dose_mg, t.proposed_daily_dose_mg, t.proposed_administrations_per_day, "
-    "t.proposed_split_mg, t.predicted_ctrough_ng_ml, t.warnings, t.checks, t.provisional, "
-    "t.edited, t.created_at, t.released_at, t.decided_at, t.checks_confirmed, t.effective_date",
-    "adverse_events": "t.id, t.treatment_id, pt.study_number, t.term, t.meddra_code, t.grade, "
-    "t.onset, t.resolved, t.related, t.action, t.occurrence",
-}
-FHIR_TABLES = {"patients": "TRUE", "treatments": "TRUE", "doses": "TRUE",
-               "samples": "t.status = 'resulted'", "adverse_events": "TRUE"}  # fmt: skip
 BATCH = 5000
 # Samples per treatment are drawn from 3 to 7 (mean 5, as in the DPOG-TDM cohort); one patient
 # in five has a second treatment.
@@ -72,14 +52,6 @@ ADVICE_STATES = (
 )  # fmt: skip
 CHANGE_REASONS = ("tdm_advice", "toxicity", "step_up")
 ACTIONS = ("continue", "increase", "continue_step_up", "reduce", "resample", "stop_step_up")
-
-
-def setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tdm_site.settings")
-    import django
-
-    django.setup()
 
 
 # The synthetic cohort ---------------------------------------------------------------------------
@@ -249,7 +221,7 @@ def cohort_size() -> dict[str, int]:
 
 def child(task: str, out: Path) -> None:
     """Run one measured task and print what it did as JSON on stdout."""
-    setup_django()
+    setup_django("tdm_site.settings")
     from study.export import write_export
     from study.pseudonym import Pseudonymiser
 
@@ -257,66 +229,19 @@ def child(task: str, out: Path) -> None:
     if task == "baseline":
         rows = {}
     elif task == "copy":
-        rows = copy_tables(out, dict.fromkeys(FLOOR_COLUMNS, "TRUE"))
+        rows = copy_tables(out, FLOOR_TABLES["csv"])
     elif task == "copy-fhir":
-        rows = copy_tables(out, FHIR_TABLES)
+        rows = copy_tables(out, FLOOR_TABLES["fhir"])
     else:
         rows = write_export(task, out, pseudonymiser=Pseudonymiser()).rows
     seconds = time.perf_counter() - started
     size = out.stat().st_size if out.exists() else 0
-    print(json.dumps({"seconds": seconds, "rows": rows, "bytes": size, "peak_kb": peak_rss_kb()}))
-
-
-def peak_rss_kb() -> int:
-    """This process's peak resident set size since it started (Linux: VmHWM).
-
-    Not `getrusage`: Linux carries a process's high-water mark across fork and exec, so a
-    child would report at least the parent's size at the fork.
-    """
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise SystemExit("this benchmark reads /proc/self/status and runs on Linux only")
-
-
-def copy_tables(out: Path, tables: dict[str, str]) -> dict[str, int]:
-    """PostgreSQL writes the stored columns of the tables' rows as CSV by itself, one file
-    after the other: `tables` maps each table of `study.tables` to a further condition."""
-    from django.db import connection
-
-    from study.tables import TABLES
-
-    connection.ensure_connection()
-    rows = {}
-    with connection.connection.cursor() as cursor, out.open("wb") as handle:
-        for table in TABLES:
-            if table.name not in tables:
-                continue
-            select = table.select
-            query = (
-                f"COPY (SELECT {FLOOR_COLUMNS[table.name]} FROM {select.source} "  # noqa: S608 - fixed SQL
-                f"WHERE ({select.where}) AND ({tables[table.name]}) ORDER BY t.id) "
-                "TO STDOUT WITH (FORMAT csv, HEADER)"
-            )
-            with cursor.copy(query) as copy:
-                for block in copy:
-                    handle.write(block)
-            rows[table.name] = cursor.rowcount
-    return rows
+    print(json.dumps({"seconds": seconds, "rows": rows, "bytes": size, "peak_mb": peak_rss_mb()}))
 
 
 def measure(task: str, folder: Path) -> dict:
     out = folder / f"export.{EXTENSION.get(task, 'csv')}"
-    finished = subprocess.run(  # noqa: S603 - this script, fixed arguments
-        [sys.executable, __file__, "--child", task, "--out", str(out)],
-        stdout=subprocess.PIPE,
-        text=True,
-        check=False,
-    )
-    if finished.returncode != 0:
-        raise SystemExit(f"{task}: the child process failed (exit {finished.returncode})")
-    result = json.loads(finished.stdout)
-    result["peak_mb"] = result["peak_kb"] / 1024
+    result = run_json_child([__file__, "--child", task, "--out", str(out)])
     out.unlink(missing_ok=True)
     return result
 
@@ -336,7 +261,7 @@ def main() -> int:
         child(options.child, options.out)
         return 0
 
-    setup_django()
+    setup_django("tdm_site.settings")
     from django.db import connection
 
     from cases.models import Sample, Site

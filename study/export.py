@@ -17,7 +17,7 @@ Numbers are never prefixed: a negative number stays a number.
 
 On PostgreSQL the CSV tables are written by the database itself: each table is one
 `COPY (SELECT …) TO STDOUT WITH (FORMAT csv, HEADER)` whose SELECT formats every cell as
-`csv_cell` does (the table's `Select`, `study.columns`), streamed block by block into its zip
+`csv_cell` does (the columns' SQL, `study.columns`), streamed block by block into its zip
 member, so the bytes are those of the Python path, which writes them on SQLite. Pseudonyms are
 keyed HMACs, which PostgreSQL cannot compute without pgcrypto: with a key they are computed
 once per patient here and copied into a temporary table that the SELECTs join.
@@ -246,14 +246,13 @@ def table_copy_sql(table: Table, *, up_to_id: int, pseudonym: str, offset: str, 
     `pseudonym` and `offset` are the SQL of patient `pt`'s exported study number and date
     shift, `join` what the FROM clause needs for them.
     """
-    select = table.select
     cells = ", ".join(
         f'{_cell_sql(column, _placed(expression, pseudonym, offset), offset)} AS "{column.name}"'
-        for column, expression in zip(table.columns, select.expressions, strict=True)
+        for column, expression in zip(table.columns, table.expressions(), strict=True)
     )
     return (
-        f"COPY (SELECT {cells} FROM {select.source}{join} "  # noqa: S608 - SQL of study.tables
-        f"WHERE ({select.where}) AND t.id <= {int(up_to_id)} ORDER BY t.id) "
+        f"COPY (SELECT {cells} FROM {table.source}{join} "  # noqa: S608 - SQL of study.tables
+        f"WHERE ({table.where}) AND t.id <= {int(up_to_id)} ORDER BY t.id) "
         "TO STDOUT WITH (FORMAT csv, HEADER)"
     )
 
@@ -358,9 +357,6 @@ def _write_tables_csv(archive, pseudonymiser: Pseudonymiser, tables: _Tables) ->
     ):
         for table in TABLES:
             with archive.open(f"{table.name}.csv", "w") as member:
-                if table.select is None:
-                    rows[table.name] = _write_table_csv(member, table, pseudonymiser, tables)
-                    continue
                 statement = table_copy_sql(
                     table,
                     up_to_id=tables.last_ids[table.name],

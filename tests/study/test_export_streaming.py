@@ -5,7 +5,6 @@ on the rows in them."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import zipfile
 from decimal import Decimal
@@ -19,6 +18,7 @@ from cases.models import AdverseEvent, DoseRegimen, Patient, Sample, Treatment
 from study import export as export_module
 from study import fhir
 from study.cohort import records
+from study.columns import Table
 from study.export import write_export
 from study.pseudonym import Pseudonymiser
 from study.tables import TABLES
@@ -76,15 +76,12 @@ def member_bytes(path) -> dict[str, bytes]:
 def test_copy_writes_the_bytes_of_the_python_path(
     postgresql, awkward_cohort, tmp_path, monkeypatch, pseudonymiser
 ):
-    def python_rows_are_not_read(queryset, p):
+    def python_rows_are_not_read(self, queryset, p):
         raise AssertionError("on PostgreSQL the CSV rows come from COPY")
 
-    copied_tables = tuple(
-        dataclasses.replace(table, read=python_rows_are_not_read) for table in TABLES
-    )
-    monkeypatch.setattr(export_module, "TABLES", copied_tables)
-    copied = write_export("csv", tmp_path / "copy.zip", pseudonymiser=pseudonymiser)
-    monkeypatch.setattr(export_module, "TABLES", TABLES)
+    with monkeypatch.context() as patched:
+        patched.setattr(Table, "read", python_rows_are_not_read)
+        copied = write_export("csv", tmp_path / "copy.zip", pseudonymiser=pseudonymiser)
     monkeypatch.setattr(export_module, "copies_in_sql", lambda: False)
     written = write_export("csv", tmp_path / "python.zip", pseudonymiser=pseudonymiser)
 

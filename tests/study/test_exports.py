@@ -4,7 +4,6 @@ files, the data dictionary, formula neutralisation, atomic writing and the comma
 from __future__ import annotations
 
 import csv
-import dataclasses
 import datetime
 import hashlib
 import io
@@ -26,7 +25,7 @@ from study import export as export_module
 from study.columns import COLUMN_TYPES, Column, Table
 from study.export import FORMATS, csv_cell, write_export, xlsx_cell
 from study.pseudonym import Pseudonymiser
-from study.tables import PATIENTS, TABLES
+from study.tables import TABLES
 from tests.factories import (
     DoseRegimenFactory,
     PatientFactory,
@@ -322,12 +321,17 @@ def test_summary_hash_and_progress_describe_the_file_written(cohort, tmp_path, f
 def test_a_failed_export_leaves_the_previous_file_and_no_temporary_file(
     cohort, tmp_path, monkeypatch
 ):
-    def broken_rows(queryset, pseudonymiser):
-        yield from ()
-        raise RuntimeError("database went away")
+    class BrokenTable(Table):
+        def read(self, queryset, pseudonymiser):
+            yield from ()
+            raise RuntimeError("database went away")
 
-    broken = Table("broken", "fails", (Column("c", "text", "c"),), Patient.objects.all, broken_rows)
+    broken = BrokenTable(
+        "broken", "fails", (Column("c", "text", "c"),), Patient.objects.all, "", "broken t"
+    )
     monkeypatch.setattr(export_module, "TABLES", (*TABLES[:2], broken))
+    # Every table read in Python, on PostgreSQL too, so that the third one fails midway.
+    monkeypatch.setattr(export_module, "copies_in_sql", lambda: False)
     folder = tmp_path / "exports"
     folder.mkdir()
     path = folder / "study.zip"
@@ -343,20 +347,21 @@ def test_rows_added_while_the_export_runs_are_left_out(cohort, staff, tmp_path, 
     treatments table, already written, does not hold."""
     late = {}
 
-    def patients_then_new_care(queryset, pseudonymiser):
-        yield from PATIENTS.read(queryset, pseudonymiser)
-        nurse = staff["nurse_a"]
-        late["treatment"] = TreatmentFactory(actor=nurse)
-        late["sample"] = SampleFactory(actor=nurse, treatment=late["treatment"])
+    def new_care_after_the_first_rows(done, total):
+        if not late:
+            nurse = staff["nurse_a"]
+            late["treatment"] = TreatmentFactory(actor=nurse)
+            late["sample"] = SampleFactory(actor=nurse, treatment=late["treatment"])
 
-    monkeypatch.setattr(
-        export_module,
-        "TABLES",
-        # Read in Python (no `select`) on PostgreSQL too, so the new rows come mid-export;
-        # the tables after it are still copied by PostgreSQL there.
-        (dataclasses.replace(PATIENTS, read=patients_then_new_care, select=None), *TABLES[1:]),
+    # Told after the first row read in Python, or after the first table that PostgreSQL
+    # copies: either way the new rows come mid-export.
+    monkeypatch.setattr(export_module, "PROGRESS_EVERY", 1)
+    summary = write_export(
+        "csv",
+        tmp_path / "study.zip",
+        pseudonymiser=Pseudonymiser(),
+        progress=new_care_after_the_first_rows,
     )
-    summary = write_export("csv", tmp_path / "study.zip", pseudonymiser=Pseudonymiser())
     files = read_csv_export(summary.path)
     assert str(late["treatment"].pk) not in {row["treatment_id"] for row in files["treatments"]}
     assert str(late["sample"].pk) not in {row["sample_id"] for row in files["samples"]}
