@@ -30,7 +30,9 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+# Run as a script: its folder is first on the import path.
+from common import FLOOR_TABLES, ROOT, copy_tables, peak_rss_mb, run_json_child, setup_django
+
 SIZES = {"full": (10_000, 100_000), "quick": (2_000, 20_000), "smoke": (2_000,)}
 REPEATS = {"full": 3, "quick": 3, "smoke": 1}
 IMPORT_PATIENTS = {"full": 1_000, "quick": 200, "smoke": 50}
@@ -38,15 +40,6 @@ API_SECONDS = {"full": 10.0, "quick": 5.0, "smoke": 2.0}
 API_CLIENTS = 20
 SEED = 1
 SITES = 3
-# The tables a study export carries (docs/data-dictionary.md), as the floor copies them.
-EXPORT_TABLES = (
-    "cases_patient",
-    "cases_treatment",
-    "cases_doseregimen",
-    "cases_sample",
-    "cases_adverseevent",
-    "advice_advice",
-)
 CLINICAL_TABLES = (
     "cases_patient",
     "cases_treatment",
@@ -111,22 +104,15 @@ def ensure_cohort(name: str, patients: int) -> None:
 
 
 def run_child(name: str, mode: str, only: list[str]) -> list[dict]:
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url(name),
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "BENCH_MODE": mode,
-        "BENCH_ONLY": ",".join(only),
-    }
-    done = subprocess.run(  # noqa: S603 - this script, manage.py or gunicorn
-        [sys.executable, __file__, "--child"],
-        cwd=ROOT,
-        env=environment,
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
+    return run_json_child(
+        [__file__, "--child"],
+        {
+            "DATABASE_URL": database_url(name),
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "BENCH_MODE": mode,
+            "BENCH_ONLY": ",".join(only),
+        },
     )
-    return json.loads(done.stdout)
 
 
 COLUMNS = (
@@ -155,11 +141,6 @@ def print_table(rows: list[dict]) -> None:
     print("-" * len(header))
     for entry in rows:
         print(" ".join(_cell(entry.get(key), spec) for key, spec, _ in COLUMNS))
-
-
-def _cell(value: object, spec: str) -> str:
-    width = spec[0] + "".join(c for c in spec[1:].split(".")[0] if c.isdigit())
-    return format(value, spec) if value is not None else format("–", width)
 
 
 def main() -> int:
@@ -200,22 +181,6 @@ def main() -> int:
 # The child: one size's measurements --------------------------------------------------------------
 
 
-def setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
-    import django
-
-    django.setup()
-
-
-def peak_rss_mb() -> float:
-    """This process's high-water mark of resident memory (Linux `VmHWM`)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
 def median_seconds(
     work: Callable[[], object], repeats: int, reset: Callable[[], object] | None = None
 ) -> float:
@@ -243,7 +208,7 @@ def row(name: str, size: int, ours: float, floor: float | None, **extra) -> dict
 
 
 def child() -> int:
-    setup_django()
+    setup_django("bench.settings")
     from cases.models import Treatment
 
     mode = os.environ["BENCH_MODE"]
@@ -442,40 +407,24 @@ def measure_advice_per_sample(*, size: int, repeats: int, mode: str) -> list[dic
     ]
 
 
-def _copy_seconds(tables: tuple[str, ...], target: Path) -> float:
-    """PostgreSQL writing the tables' rows itself: the floor of any export of them."""
-    from django.db import connection
-
+def _copy_seconds(fmt: str, target: Path) -> float:
+    """PostgreSQL writing the rows the format carries itself: the floor of its export."""
     started = time.perf_counter()
-    with target.open("wb") as out, connection.cursor() as cursor:
-        raw = cursor.connection
-        with raw.cursor() as copy_cursor:
-            for table in tables:
-                statement = f"COPY (SELECT * FROM {table}) TO STDOUT WITH CSV"  # noqa: S608 - our table names
-                with copy_cursor.copy(statement) as copy:
-                    for block in copy:
-                        out.write(block)
+    copy_tables(target, FLOOR_TABLES[fmt])
     return time.perf_counter() - started
 
 
 def measure_exports(*, size: int, repeats: int, mode: str) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        floor = statistics.median(
-            _copy_seconds(EXPORT_TABLES, Path(folder) / "copy.csv") for _ in range(repeats)
-        )
         for fmt in ("csv", "json", "xlsx", "fhir"):
-            results = []
-            for _ in range(repeats):
-                done = subprocess.run(  # noqa: S603 - this script, manage.py or gunicorn
-                    [sys.executable, __file__, "--export", fmt],
-                    cwd=ROOT,
-                    env={**os.environ, "BENCH_EXPORT_DIR": folder},
-                    check=True,
-                    stdout=subprocess.PIPE,
-                    text=True,
-                )
-                results.append(json.loads(done.stdout))
+            floor = statistics.median(
+                _copy_seconds(fmt, Path(folder) / "copy.csv") for _ in range(repeats)
+            )
+            results = [
+                run_json_child([__file__, "--export", fmt], {"BENCH_EXPORT_DIR": folder})
+                for _ in range(repeats)
+            ]
             seconds = statistics.median(result["seconds"] for result in results)
             rss = max(result["peak_rss_mb"] for result in results)
             rows.append(row(f"export_{fmt}", size, seconds, floor, peak_rss_mb=round(rss, 1)))
@@ -483,7 +432,7 @@ def measure_exports(*, size: int, repeats: int, mode: str) -> list[dict]:
 
 
 def export_child(fmt: str) -> int:
-    setup_django()
+    setup_django("bench.settings")
     from study.export import write_export
     from study.pseudonym import Pseudonymiser
 
@@ -653,15 +602,10 @@ def measure_import(*, size: int, repeats: int, mode: str) -> list[dict]:
         ours = []
         for _ in range(repeats):
             _empty(target)
-            done = subprocess.run(  # noqa: S603 - this script, manage.py or gunicorn
-                [sys.executable, __file__, "--import-file", str(document)],
-                cwd=ROOT,
-                env={**os.environ, "DATABASE_URL": database_url(target)},
-                check=True,
-                stdout=subprocess.PIPE,
-                text=True,
+            done = run_json_child(
+                [__file__, "--import-file", str(document)], {"DATABASE_URL": database_url(target)}
             )
-            ours.append(json.loads(done.stdout)["seconds"])
+            ours.append(done["seconds"])
         floor = []
         for _ in range(repeats):
             _empty(target)
@@ -710,7 +654,7 @@ def _copy_between(source: str, target: str) -> float:
 
 
 def import_child(path: str) -> int:
-    setup_django()
+    setup_django("bench.settings")
     from study.cohort import import_cohort
 
     document = json.loads(Path(path).read_text(encoding="utf-8"))
