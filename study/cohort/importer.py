@@ -359,6 +359,17 @@ def _site_get_or_create(code: str, name: str, actor: AbstractBaseUser | None) ->
     return site, created
 
 
+def _regimen_fields(dose: DoseRecord) -> dict[str, Any]:
+    """What a regimen service takes of a dose of the file."""
+    return {
+        "effective_from": dose.effective_from,
+        "daily_dose_mg": dose.daily_dose_mg,
+        "administrations_per_day": dose.administrations_per_day,
+        "reason": dose.reason,
+        "off_label_reason": dose.off_label_reason,
+    }
+
+
 def _treatment_import(
     path: str, record: TreatmentRecord, patient: Patient, actor: AbstractBaseUser | None
 ) -> None:
@@ -384,11 +395,7 @@ def _treatment_import(
             services.dose_regimen_record_retired,
             actor=actor,
             treatment=treatment,
-            effective_from=dose.effective_from,
-            daily_dose_mg=dose.daily_dose_mg,
-            administrations_per_day=dose.administrations_per_day,
-            reason=dose.reason,
-            off_label_reason=dose.off_label_reason,
+            **_regimen_fields(dose),
             status=dose.status,
             status_reason=dose.status_reason,
         )
@@ -398,11 +405,7 @@ def _treatment_import(
             services.dose_regimen_create,
             actor=actor,
             treatment=treatment,
-            effective_from=dose.effective_from,
-            daily_dose_mg=dose.daily_dose_mg,
-            administrations_per_day=dose.administrations_per_day,
-            reason=dose.reason,
-            off_label_reason=dose.off_label_reason,
+            **_regimen_fields(dose),
         )
     if record.stop_date is not None:
         _service(
