@@ -11,7 +11,10 @@ Which records count:
   drug: `imatinib` is both the GIST and the CML row);
 - a sample counts when its status is `resulted`; scheduled, drawn (no result yet) and
   cancelled samples are not samples of the study;
-- `advice_rejected` counts advice (on a sample or on an adverse event) in state `rejected`;
+- the dose history is that of the live regimens: withdrawn and entered-in-error ones count for
+  nothing;
+- `advice_rejected` counts advice (on a sample or on an adverse event) in state `rejected`,
+  except the advice of a sample cancelled since (a sample that is no sample of the study);
 - a reason for not escalating comes from every sample advice with action
   `no_escalation_toxicity` on a resulted sample, in any state except `rejected`: the reason is
   a fact of the sample (Ctrough below target while a related AE of grade ≥ 2 was active), which
@@ -114,7 +117,16 @@ def _study_treatments(drug: str | None) -> list[tuple[str, outcomes.StudyTreatme
 
     rows = (
         Treatment.objects.filter(**treatment_scope)
-        .annotate(rejected_advice=Count("advice", filter=Q(advice__state=Advice.State.REJECTED)))
+        .annotate(
+            rejected_advice=Count(
+                "advice",
+                filter=Q(advice__state=Advice.State.REJECTED)
+                & (
+                    Q(advice__sample__isnull=True)
+                    | Q(advice__sample__status=Sample.Status.RESULTED)
+                ),
+            )
+        )
         .values_list(
             "pk",
             "patient_id",

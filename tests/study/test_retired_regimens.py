@@ -4,16 +4,21 @@ figures and the tables, and the cohort file keeps them with their status."""
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 from pathlib import Path
 
 import pytest
 from django.db import transaction
 
+from advice.models import Advice
+from cases import roles, services
 from cases.models import DoseRegimen, Treatment
 from study.cohort import CohortInvalid, import_cohort, iter_cohort_json, validate_cohort
 from study.pseudonym import Pseudonymiser
+from study.summary import study_summary, study_summary_by_drug
 from study.tables import DOSES
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -142,3 +147,82 @@ def test_a_confirmed_implausible_sample_survives_the_round_trip():
     assert {k: v for k, v in _export().items() if k != "exported_at"} == {
         k: v for k, v in first.items() if k != "exported_at"
     }
+
+
+def _second_sorafenib_course(document: dict) -> dict:
+    """A second sorafenib course of the first patient, from 2019-05-01 while the first goes on."""
+    treatments = document["patients"][0]["treatments"]
+    treatments.append(
+        {
+            "drug": "sorafenib",
+            "indication": None,
+            "start_date": "2019-05-01",
+            "stop_date": None,
+            "stop_reason": None,
+            "doses": [
+                {
+                    "from": "2019-05-01",
+                    "daily_dose_mg": 400,
+                    "administrations_per_day": 2,
+                    "reason": "start",
+                }
+            ],
+        }
+    )
+    return treatments[-1]
+
+
+def test_an_overlapping_second_course_needs_its_reason_and_keeps_it_out_of_the_export():
+    document = json.loads(VALID_FILE.read_text(encoding="utf-8"))
+    second = _second_sorafenib_course(document)
+    with pytest.raises(CohortInvalid) as refused:
+        import_cohort(copy.deepcopy(document))
+    assert any("treatments[1]" in problem.path for problem in refused.value.errors)
+    assert not Treatment.objects.exists()
+    second["overlap_reason"] = "second course intended by the oncologist"
+
+    with transaction.atomic():
+        import_cohort(document)
+        stored = set(Treatment.objects.values_list("overlap_reason", flat=True))
+        first = _export()
+        transaction.set_rollback(True)
+
+    assert stored == {"", "second course intended by the oncologist"}
+    exported = first["patients"][0]["treatments"]
+    assert [treatment.get("overlap_reason") for treatment in exported] == [
+        None,
+        "withheld from the export",
+    ]
+    import_cohort(first)
+    assert {k: v for k, v in _export().items() if k != "exported_at"} == {
+        k: v for k, v in first.items() if k != "exported_at"
+    }
+
+
+AS_OF = datetime.date(2020, 1, 1)
+
+
+def test_retired_doses_leave_every_study_figure_as_it_was():
+    """The withdrawn 800 mg/day tdm_advice escalation is no TDM intervention, and neither
+    retired dose counts in the dose intensity or the phase of a sample."""
+    with transaction.atomic():
+        import_cohort(json.loads(VALID_FILE.read_text(encoding="utf-8")))
+        without = study_summary_by_drug(as_of=AS_OF)
+        transaction.set_rollback(True)
+
+    import_cohort(document_with_retired_doses())
+
+    assert study_summary_by_drug(as_of=AS_OF) == without
+
+
+def test_the_rejected_advice_of_a_cancelled_sample_is_not_counted():
+    """A cancelled sample is left out of every study figure, its rejected advice too."""
+    import_cohort(json.loads(VALID_FILE.read_text(encoding="utf-8")))
+    assert study_summary(as_of=AS_OF)["advice_rejected"] == 1
+    rejected = Advice.objects.get(state=Advice.State.REJECTED)
+    nurse = UserFactory(role=roles.NURSE, sites=[rejected.treatment.patient.site])
+
+    services.sample_cancel(actor=nurse, sample=rejected.sample, reason="haemolysed, found later")
+
+    assert study_summary(as_of=AS_OF)["advice_rejected"] == 0
+    assert study_summary_by_drug(as_of=AS_OF)["sorafenib"]["advice_rejected"] == 0
