@@ -33,6 +33,8 @@ class Sample(SiteScopedModel, TimestampedModel):
         EXTRAPOLATED = "extrapolated"
 
     site_lookup = "treatment__patient__site"
+    # The reason code of a cancelled sample, after the engine's own (docs/clinical-rules.md §2.1).
+    CANCELLED_REASON = "cancelled"
 
     treatment = models.ForeignKey(Treatment, on_delete=models.PROTECT, related_name="samples")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RESULTED)

@@ -499,9 +499,22 @@ def sample_cancel(*, actor: AbstractBaseUser, sample: Sample, reason: str) -> Sa
     before = audit.snapshot(sample)
     sample.status = Sample.Status.CANCELLED
     sample.cancel_reason = reason.strip()
-    # Its value may be the error being cancelled: no page, export or outcome may use it.
+    # Its value may be the error being cancelled: no page, export or outcome may use it. The
+    # reason code says why wherever only the reasons are read (exports, the API).
     sample.evaluable = False
-    sample.save(update_fields=["status", "cancel_reason", "evaluable", "updated_at"])
+    sample.not_evaluable_reasons = [
+        *(code for code in sample.not_evaluable_reasons if code != Sample.CANCELLED_REASON),
+        Sample.CANCELLED_REASON,
+    ]
+    sample.save(
+        update_fields=[
+            "status",
+            "cancel_reason",
+            "evaluable",
+            "not_evaluable_reasons",
+            "updated_at",
+        ]
+    )
     audit.record(actor=actor, action=AuditEvent.Action.CANCEL, instance=sample, before=before)
     due_dates_refresh(sample.treatment)
     signals.sample_cancelled.send(sender=Sample, sample=sample, actor=actor)

@@ -4,7 +4,10 @@ pharmacist reviews."""
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
+from django.apps import apps
 
 from advice.models import Advice
 from cases import services
@@ -63,3 +66,33 @@ def test_the_open_advice_redraws_its_report_without_the_cancelled_sample(
     open_advice.refresh_from_db()
     assert open_advice.state == Advice.State.DRAFT
     assert open_advice.report_sha256 not in ("", drawn_with_it)
+
+
+def test_a_cancelled_sample_carries_the_reason_code_cancelled_after_its_own(
+    staff, api, two_results
+):
+    older, _ = two_results
+    services.sample_cancel(actor=staff["nurse_a"], sample=older, reason="wrong patient's tube")
+
+    answer = api("nurse_a").get(f"/api/v1/samples/{older.pk}/").json()
+    assert answer["reasons"] == ["cancelled"]
+    columns = [column.name for column in SAMPLES.columns]
+    _, highest_id = SAMPLES.extent()
+    rows = {
+        row[0]: dict(zip(columns, row, strict=True))
+        for row in SAMPLES.rows(Pseudonymiser(), up_to_id=highest_id)
+    }
+    assert "cancelled" in str(rows[older.pk]["not_evaluable_reasons"])
+
+
+def test_the_migration_gives_earlier_cancelled_samples_the_reason_code(staff, two_results):
+    older, _ = two_results
+    Sample.objects.filter(pk=older.pk).update(
+        status="cancelled", cancel_reason="wrong tube", evaluable=False
+    )
+    migration = importlib.import_module("cases.migrations.0006_cancelled_samples_reason_code")
+
+    migration.add_reason_code(apps, None)
+    migration.add_reason_code(apps, None)
+
+    assert Sample.objects.get(pk=older.pk).not_evaluable_reasons == ["cancelled"]
