@@ -22,10 +22,10 @@ def advise_on_adverse_event(sender, event, **kwargs) -> None:
 
 
 @receiver(signals.sample_cancelled)
-def withdraw_advice_of_cancelled_sample(sender, sample, actor, **kwargs) -> None:
-    services.advice_withdraw_for_sample(sample=sample, actor=actor)
+def supersede_advice_of_cancelled_sample(sender, sample, actor, **kwargs) -> None:
+    services.advice_supersede_for_sample(sample=sample, actor=actor)
 
 
 @receiver(signals.sample_corrected)
 def advise_again_on_corrected_sample(sender, sample, actor, reason, **kwargs) -> None:
-    services.advice_recompute_for_sample(sample=sample, actor=actor, reason=reason)
+    services.advice_supersede_for_sample(sample=sample, actor=actor, reason=reason)

@@ -73,7 +73,7 @@ def advice_create_for_sample(*, sample_id: int) -> Advice | None:
         if not _advisable(sample):
             return None
         # Any advice of this sample, superseded included: a sample is advised on once, and
-        # again only after a correction (`advice_recompute_for_sample`).
+        # again only after a correction (`advice_supersede_for_sample`).
         existing = sample.advice.order_by("-pk").first()
         if existing is not None:
             return existing
@@ -127,10 +127,17 @@ def _advise_on_sample(
         return sample.advice.get(state__in=OPEN_STATES)
     if not newer_exists:
         older = live.filter(state__in=OPEN_STATES, sample__drawn_at__lt=sample.drawn_at)
-        for superseded in older.select_for_update():
+        superseded = list(older.select_for_update())
+        for previous in superseded:
             _supersede(
-                superseded, actor=None, detail=f"superseded by advice {advice.pk} on a newer result"
+                previous, actor=None, detail=f"superseded by advice {advice.pk} on a newer result"
             )
+        drawn = timezone.localtime(sample.drawn_at)
+        _announce(
+            superseded,
+            replacement=advice,
+            reason=f"a newer sample, drawn {drawn:%Y-%m-%d %H:%M}, has advice of its own",
+        )
     audit.record(
         actor=actor,
         actor_username="" if actor is not None else "system",
@@ -143,16 +150,19 @@ def _advise_on_sample(
     return advice
 
 
-def advice_recompute_for_sample(
-    *, sample: Sample, actor: AbstractBaseUser | None, reason: str
+def advice_supersede_for_sample(
+    *, sample: Sample, actor: AbstractBaseUser | None, reason: str | None = None
 ) -> Advice | None:
-    """Advise again on a sample whose values were corrected, in the caller's transaction.
+    """Supersede the open advice of a sample whose values changed, in the caller's transaction,
+    and advise again on the sample as it is now: a sample corrected for `reason` gets new
+    advice, a cancelled one (no `reason`) none.
 
-    Its open advice is superseded (a released one is announced, its physicians are told) and a
-    new advice is computed from the corrected values. A signed advice never changes: the new
-    advice names it in `follows` (or the signed advice its predecessor followed).
+    A released advice superseded here is announced: its physicians are told not to sign it. A
+    signed advice never changes: the new advice names it in `follows` (or the signed advice its
+    predecessor followed).
     """
     sample = _locked_sample(sample.pk)
+    why = "cancelled" if reason is None else f"corrected ({reason})"
     history = list(Advice.objects.select_for_update().filter(sample=sample).order_by("pk"))
     follows = None
     if history:
@@ -160,9 +170,7 @@ def advice_recompute_for_sample(
         follows = latest if latest.state in SIGNED_STATES else latest.follows
     open_advice = [a for a in history if a.state in OPEN_STATES]
     for advice in open_advice:
-        _supersede(
-            advice, actor=actor, detail=f"superseded: sample {sample.pk} corrected ({reason})"
-        )
+        _supersede(advice, actor=actor, detail=f"superseded: sample {sample.pk} {why}")
     new = None
     if _advisable(sample):
         new = _advise_on_sample(
@@ -171,14 +179,7 @@ def advice_recompute_for_sample(
             follows=follows,
             detail=f"computed again from sample {sample.pk} after a correction: {reason}",
         )
-    for advice in open_advice:
-        if advice.released_at is not None:
-            signals.advice_superseded.send(
-                sender=Advice,
-                advice=advice,
-                replacement=new,
-                reason=f"its sample was corrected ({reason})",
-            )
+    _announce(open_advice, replacement=new, reason=f"its sample was {why}")
     return new
 
 
@@ -265,6 +266,7 @@ def advice_backlog(*, now: datetime.datetime, limit: int = 500) -> dict[str, int
 
 
 def _supersede(advice: Advice, *, actor: AbstractBaseUser | None, detail: str) -> None:
+    """Mark one open advice (locked by the caller) superseded, audited."""
     before = audit.snapshot(advice)
     Advice.objects.filter(pk=advice.pk, state__in=OPEN_STATES).update(
         state=Advice.State.SUPERSEDED, updated_at=timezone.now()
@@ -280,14 +282,12 @@ def _supersede(advice: Advice, *, actor: AbstractBaseUser | None, detail: str) -
     )
 
 
-def advice_withdraw_for_sample(*, sample: Sample, actor: AbstractBaseUser) -> None:
-    """Supersede the unsigned advice of a cancelled sample, in the caller's transaction (a
-    released one is announced, its physicians are told); signed advice stays as it was signed."""
-    for advice in Advice.objects.select_for_update().filter(sample=sample, state__in=OPEN_STATES):
-        _supersede(advice, actor=actor, detail=f"withdrawn: sample {sample.pk} cancelled")
+def _announce(superseded: list[Advice], *, replacement: Advice | None, reason: str) -> None:
+    """Tell the physicians of each superseded advice that was released not to sign it."""
+    for advice in superseded:
         if advice.released_at is not None:
             signals.advice_superseded.send(
-                sender=Advice, advice=advice, replacement=None, reason="its sample was cancelled"
+                sender=Advice, advice=advice, replacement=replacement, reason=reason
             )
 
 

@@ -17,6 +17,7 @@ from notifications.models import Notification
 from tests import factories
 from tests.advice import stories
 from tests.advice.stories import accept, correct, day, release
+from tests.conftest import DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -194,3 +195,70 @@ def test_a_cancelled_released_advice_tells_its_physician(staff, resample_case, o
     notice = Notification.objects.get(kind=Notification.Kind.ADVICE_SUPERSEDED)
     assert "superseded: its sample was cancelled" in notice.body
     assert not Advice.objects.filter(state__in=["draft", "released"]).exists()
+
+
+def test_an_old_sign_off_screen_posted_after_a_correction_signs_nothing(
+    client, staff, resample_case, on_commit
+):
+    old = resample_case["advice"]
+    with on_commit():
+        release(staff, old)
+    new = corrected_last_dose(staff, resample_case, on_commit)
+    regimens = DoseRegimen.objects.count()
+
+    client.force_login(staff["physician_a"])
+    response = client.post(
+        f"/advice/{old.pk}/accept/",
+        {"password": DEMO_PASSWORD, "effective_date": f"{day(1):%Y-%m-%d}"},
+        follow=True,
+    )
+
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert (old.state, old.decided_by) == (Advice.State.SUPERSEDED, None)
+    assert new.state == Advice.State.DRAFT
+    assert DoseRegimen.objects.count() == regimens
+    assert "this one is superseded" in response.content.decode()
+
+
+def test_a_second_click_on_accept_signs_and_prescribes_once(
+    client, staff, resample_case, on_commit
+):
+    new = corrected_last_dose(staff, resample_case, on_commit)
+    release(staff, new)
+    client.force_login(staff["physician_a"])
+    form = {
+        "password": DEMO_PASSWORD,
+        "effective_date": f"{day(1):%Y-%m-%d}",
+        "checks_confirmed": list(new.checks),
+    }
+
+    first = client.post(f"/advice/{new.pk}/accept/", form)
+    second = client.post(f"/advice/{new.pk}/accept/", form, follow=True)
+
+    assert first.status_code == 302
+    assert "this one is accepted" in second.content.decode()
+    assert DoseRegimen.objects.filter(advice=new).count() == 1
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.ACCEPT).count() == 1
+
+
+def test_a_newer_result_tells_the_physicians_of_a_released_older_advice(
+    staff, resample_case, on_commit
+):
+    with on_commit():
+        release(staff, resample_case["advice"])
+    drawn_at = factories.local_datetime(f"{day(0):%Y-%m-%d} 09:00")
+    with on_commit():
+        newer = factories.SampleFactory(
+            actor=staff["nurse_a"],
+            treatment=resample_case["treatment"],
+            drawn_at=drawn_at,
+            last_dose_at=factories.hours_before(drawn_at, 12),
+            concentration=Decimal(3000),
+        )
+
+    notice = Notification.objects.get(kind=Notification.Kind.ADVICE_SUPERSEDED)
+    assert notice.recipient == staff["physician_a"]
+    assert notice.advice == resample_case["advice"]
+    assert notice.link == f"/advice/{Advice.objects.get(sample=newer).pk}/"
+    assert "a newer sample, drawn" in notice.body
