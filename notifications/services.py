@@ -286,13 +286,18 @@ def _other_open_dates(
     for site_id, site_nurse_ids in site_nurses.items():
         for nurse_id in site_nurse_ids:
             sites_of[nurse_id].add(site_id)
+    patient = "treatment__patient__"
+    # Her own patients, and at her sites only those whom no active nurse is responsible for:
+    # the patients of a nurse not told today are not read.
+    unassigned = Q(**{f"{patient}responsible_nurse__isnull": True}) | Q(
+        **{f"{patient}responsible_nurse__is_active": False}
+    )
     open_rows = selectors.open_due_dates(
         today=today, until=today + datetime.timedelta(days=schedule.UPCOMING_LEAD_DAYS)
     ).filter(
-        Q(treatment__patient__responsible_nurse_id__in=nurses)
-        | Q(treatment__patient__site_id__in={s for n in nurses for s in sites_of[n]})
+        Q(**{f"{patient}responsible_nurse_id__in": nurses})
+        | (Q(**{f"{patient}site_id__in": {s for n in nurses for s in sites_of[n]}}) & unassigned)
     )
-    patient = "treatment__patient__"
     keys = (
         f"{patient}responsible_nurse_id",
         f"{patient}responsible_nurse__is_active",

@@ -37,6 +37,14 @@ def register_on(treatment: Treatment, day: datetime.date) -> None:
     Treatment.objects.filter(pk=treatment.pk).update(created_at=moment)
 
 
+def reminded_before(treatment: Treatment, due_date: datetime.date) -> None:
+    """Both reminders of the due date, sent on an earlier run."""
+    for kind in ("upcoming", "overdue"):
+        Reminder.objects.create(
+            treatment=treatment, due_date=due_date, kind=kind, sent_at=timezone.now()
+        )
+
+
 @pytest.fixture
 def registered_case(case_at):
     """`case_at`, entered in eTDM on the day the treatment started."""
@@ -203,14 +211,9 @@ def test_one_digest_per_nurse_lists_the_days_reminders_and_counts_the_others(
     # Due Thu 2024-02-08 (never sampled) and Thu 03-07.
     register("a", "TDM-A003", datetime.date(2024, 1, 11))
     # Due 2024-02-19 and reminded of before: open, but not news today.
-    told_before = register("a", "TDM-A004", datetime.date(2024, 1, 22))
-    for kind in ("upcoming", "overdue"):
-        Reminder.objects.create(
-            treatment=told_before,
-            due_date=datetime.date(2024, 2, 19),
-            kind=kind,
-            sent_at=timezone.now(),
-        )
+    reminded_before(
+        register("a", "TDM-A004", datetime.date(2024, 1, 22)), datetime.date(2024, 2, 19)
+    )
     registered_case("b")  # TDM-B001 of the other site's nurse, due 03-04
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -430,3 +433,23 @@ def test_concurrent_runs_send_each_reminder_once(postgresql, registered_case):
     assert reminders() == [(WEEK_8, "upcoming")]
     assert Notification.objects.count() == 1
     assert Notification.objects.get().reminders.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_count_of_other_dates_reads_her_patients_and_the_unassigned_ones_of_her_site(
+    registered_case, register, staff, site_a
+):
+    registered_case("a")  # TDM-A001 of nurse_a: due Mon 2024-03-04, reminded today
+    colleague = make_user("nurse_a2", roles.NURSE, site_a)
+    # Due 2024-02-19 and reminded of before: open, not news today.
+    of_colleague = register("a", "TDM-A005", datetime.date(2024, 1, 22))
+    Patient.objects.filter(pk=of_colleague.patient_id).update(responsible_nurse=colleague)
+    unassigned = register("a", "TDM-A006", datetime.date(2024, 1, 22), nurse=False)
+    for treatment in (of_colleague, unassigned):
+        reminded_before(treatment, datetime.date(2024, 2, 19))
+
+    assert notify.sample_reminders(today=WEEK_8)["nurses_told"] == 1
+
+    digest = Notification.objects.get(recipient=staff["nurse_a"])
+    assert "1 other due date is open for your patients: see the worklist." in digest.body
+    assert not colleague.notifications.exists()
