@@ -445,6 +445,11 @@ def advice_accept(
     """
     today = today or timezone.localdate()
     effective_date = effective_date or today + datetime.timedelta(days=1)
+    # The treatment before the advice, in the order of every write to the treatment's records
+    # (a cancellation or correction locks the treatment, then its sample's advice).
+    Treatment.objects.select_for_update().filter(
+        pk=Advice.objects.filter(pk=advice.pk).values("treatment_id")[:1]
+    ).first()
     advice = _locked(advice)
     _check_signature(actor, password, advice)
     if advice.state != Advice.State.RELEASED:
@@ -555,12 +560,7 @@ def _apply_decision(
             f"The treatment is interrupted from {base.effective_from}: accepting this advice "
             "would resume it. Prescribe the resume first, or reject the advice."
         )
-    services.dose_regimens_withdraw_from(
-        actor=actor,
-        treatment=treatment,
-        first_day=effective_date,
-        reason=f"superseded by advice {advice.pk} accepted on {today.isoformat()}",
-    )
+    superseded = f"superseded by advice {advice.pk} accepted on {today.isoformat()}"
     if advice.kind == Advice.Kind.SAMPLE:
         _prescribe(
             actor,
@@ -568,16 +568,22 @@ def _apply_decision(
             effective_date,
             daily_dose_mg=advice.proposed_daily_dose_mg,
             reason=DoseRegimen.Reason.TDM_ADVICE,
+            withdraw_later_reason=superseded,
         )
     elif not interrupted:
-        # An interruption; the physician prescribes the resume. One already interrupted stays
-        # so, without the changes that were to end it.
+        # An interruption; the physician prescribes the resume.
         _prescribe(
             actor,
             advice,
             effective_date,
             daily_dose_mg=Decimal(0),
             reason=DoseRegimen.Reason.INTERRUPTION,
+            withdraw_later_reason=superseded,
+        )
+    else:
+        # Already interrupted: it stays so, without the changes that were to end it.
+        services.dose_regimens_withdraw_from(
+            actor=actor, treatment=treatment, first_day=effective_date, reason=superseded
         )
     return True
 
@@ -601,6 +607,7 @@ def _prescribe(
     *,
     daily_dose_mg: Decimal,
     reason: str,
+    withdraw_later_reason: str,
 ) -> None:
     with _errors_as_effective_date("effective_from"):
         regimen = services.dose_regimen_create(
@@ -610,6 +617,7 @@ def _prescribe(
             daily_dose_mg=daily_dose_mg,
             administrations_per_day=advice.proposed_administrations_per_day,
             reason=reason,
+            withdraw_later_reason=withdraw_later_reason,
         )
     # The advice owns the link to the dose it prescribed.
     advice.dose_regimen = regimen

@@ -193,8 +193,13 @@ def dose_regimen_create(
     administrations_per_day: int,
     reason: str,
     off_label_reason: str = "",
+    withdraw_later_reason: str = "",
 ) -> DoseRegimen:
-    """Prescribe a new daily dose from a date on (0 mg = interruption)."""
+    """Prescribe a new daily dose from a date on (0 mg = interruption).
+
+    With `withdraw_later_reason`, every live regimen taking effect on or after that date is
+    withdrawn first with that reason, so that the new dose is not undone by one prescribed
+    earlier for a later date (an accepted advice, docs/workflow.md §5)."""
     # Serialise dose changes of one treatment: the checks below read its whole history.
     treatment = (
         Treatment.objects.select_for_update()
@@ -214,12 +219,19 @@ def dose_regimen_create(
         add_error(errors, "effective_from", "The new dose cannot take effect before the start.")
     if treatment.stop_date is not None and effective_from >= treatment.stop_date:
         add_error(errors, "effective_from", "The treatment is stopped from that date.")
-    if any(r.effective_from == effective_from for r in history):
+    if not withdraw_later_reason and any(r.effective_from == effective_from for r in history):
         add_error(errors, "effective_from", "The treatment already has a regimen from this date.")
     if (daily_dose_mg == 0) != (reason == DoseRegimen.Reason.INTERRUPTION):
         add_error(errors, "reason", "A dose of 0 mg/day is an interruption, and only that.")
     check_dose(errors, treatment.drug, daily_dose_mg, administrations_per_day, off_label_reason)
     raise_if(errors)
+    if withdraw_later_reason:
+        _withdraw_from(
+            actor=actor,
+            treatment=treatment,
+            first_day=effective_from,
+            reason=withdraw_later_reason,
+        )
     regimen = _regimen_insert(
         actor=actor,
         treatment=treatment,
@@ -453,7 +465,7 @@ def _withdraw_from(
     reason: str,
 ) -> list[DoseRegimen]:
     """`dose_regimens_withdraw_from` for a caller that stores the due dates itself afterwards
-    (a stop), so that one write stores them once."""
+    (a stop, a new dose), so that one write stores them once."""
     pending = list(
         DoseRegimen.objects.select_for_update()
         .filter(

@@ -13,6 +13,7 @@ from advice.models import Advice
 from cases import services
 from cases.errors import StateConflict
 from cases.models import AuditEvent, DoseRegimen
+from cases.services import due_dates as stored_due_dates
 from reports.data import report_data
 from reports.report import report_context
 from tests import factories
@@ -349,3 +350,29 @@ def test_a_discontinuation_stops_the_treatment_and_withdraws_what_follows(staff,
     assert treatment.stop_date == day(1)
     assert pending.status == DoseRegimen.Status.WITHDRAWN
     assert prescription(advice) == f"The treatment stops on {day(1):%-d %b %Y}"
+
+
+def test_accepting_an_interruption_that_withdraws_a_pending_dose_stores_the_due_dates_once(
+    staff, on_commit, monkeypatch
+):
+    treatment = stories.sorafenib_treatment(staff, daily=800)
+    escalation = sample_advice(staff, treatment, "3000", on_commit)
+    release(staff, escalation)
+    accept(staff, escalation, day(2))
+    with on_commit():
+        event = stories.hand_foot_syndrome(staff, treatment, grade=3)
+    toxicity = Advice.objects.get(adverse_event=event)
+    release(staff, toxicity)
+    stores: list[int] = []
+    store = stored_due_dates._store
+
+    def counted(treatments, **kwargs):
+        stores.extend(t.pk for t in treatments)
+        return store(treatments, **kwargs)
+
+    monkeypatch.setattr(stored_due_dates, "_store", counted)
+
+    accept(staff, toxicity, day(1))
+
+    assert stores == [treatment.pk]
+    assert DoseRegimen.objects.get(advice=escalation).status == DoseRegimen.Status.WITHDRAWN
