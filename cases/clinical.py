@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
@@ -75,6 +76,12 @@ def compute_sample(sample: Sample) -> None:
         treatment_start=treatment.start_date,
         last_dose_change=last_change_on(draw_day, treatment.dose_history()),
     )
+    store_estimate(sample, estimate)
+
+
+def store_estimate(sample: Any, estimate: pk.CtroughEstimate) -> None:
+    """Copy the engine's estimate to the sample's computed fields (a Sample, or any row with
+    the same attributes, as the synthetic cohort writes)."""
     sample.hours_after_dose = estimate.hours_after_dose
     sample.estimated_ctrough_ng_ml = estimate.ctrough_ng_ml
     sample.method = estimate.method or ""

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from advice.engine import pk, units
 from advice.engine.case_input import json_number
+from cases import clinical
 from cases.clinical import NG_ML_STORED
 from cases.models import Sample
 from cases.regimens import DoseStep, last_change_on
@@ -101,12 +102,7 @@ def compute(sample: Row, plan: DrugPlan, start: datetime.date, history: Sequence
         treatment_start=start,
         last_dose_change=last_change_on(sample.drawn_at.date(), history),
     )
-    sample.hours_after_dose = estimate.hours_after_dose
-    sample.estimated_ctrough_ng_ml = estimate.ctrough_ng_ml
-    sample.method = estimate.method or ""
-    sample.evaluable = estimate.evaluable
-    sample.not_evaluable_reasons = list(estimate.reasons)
-    sample.warnings = list(estimate.warnings)
+    clinical.store_estimate(sample, estimate)
     # Recording stores a value outside the plausible range only once it is confirmed.
     sample.confirmed_implausible = pk.IMPLAUSIBLE_VALUE in estimate.warnings
 
