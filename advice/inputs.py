@@ -7,6 +7,7 @@ reproduced later exactly as it was computed (docs/workflow.md).
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.utils import timezone
@@ -28,15 +29,22 @@ def _decimal_text(value: Decimal | None) -> str | None:
     return format(Decimal(value).normalize(), "f") if value is not None else None
 
 
-def sample_advice_inputs(sample: Sample) -> dict[str, object]:
+def sample_advice_inputs(
+    sample: Sample, *, adverse_events: Sequence[AdverseEvent] | None = None
+) -> dict[str, object]:
     """Everything the engine uses for a sample's advice, frozen as the `advise` case
     (docs/clinical-rules.md §11) plus the catalogue row it was judged against, so the advice can
-    be reproduced later."""
+    be reproduced later. `adverse_events`: the treatment's live events in (onset, pk) order, when
+    the caller has them (a cohort written set-based); read from the database otherwise."""
     treatment = sample.treatment
     drug = treatment.drug
     draw_day = timezone.localdate(sample.drawn_at)
     history = treatment.dose_history()
-    events = treatment.adverse_events.filter(entered_in_error=False).order_by("onset", "pk")
+    events = (
+        adverse_events
+        if adverse_events is not None
+        else treatment.adverse_events.filter(entered_in_error=False).order_by("onset", "pk")
+    )
     return {
         "drug": drug.name,
         "indication": drug.indication or None,

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from advice import inputs as advice_inputs
 from advice import signals
+from advice.engine.case import AdviceResult
 from advice.engine.case_input import advice_to_json, json_number, toxicity_advice_to_json
 from advice.engine.codes import DISCONTINUE, INTERRUPT, INTERRUPT_THEN_REDUCE
 from advice.engine.errors import InputError
@@ -85,6 +86,53 @@ def advice_create_for_sample(*, sample_id: int) -> Advice | None:
         )
 
 
+def sample_advice_columns(result: AdviceResult) -> dict[str, object]:
+    """The columns of a sample advice that hold the engine's result."""
+    return {
+        "computed": advice_to_json(result),
+        "action": result.action,
+        "evaluable": result.evaluable,
+        "reasons": list(result.reasons),
+        "ctrough_ng_ml": result.ctrough_ng_ml,
+        "target_ng_ml": result.target_ng_ml,
+        "current_daily_dose_mg": result.current_daily_dose_mg,
+        "proposed_daily_dose_mg": result.proposed_daily_dose_mg,
+        "proposed_administrations_per_day": result.proposed_administrations_per_day,
+        "proposed_split_mg": [json_number(part) for part in result.proposed_split_mg],
+        "predicted_ctrough_ng_ml": result.predicted_ctrough_ng_ml,
+        "warnings": list(result.warnings),
+        "checks": list(result.checks),
+        "text": result.text,
+        "provisional": result.provisional,
+    }
+
+
+def toxicity_advice_columns(event: AdverseEvent, inputs: dict[str, object]) -> dict[str, object]:
+    """The columns of the toxicity advice on an AE from its frozen inputs: the engine's result,
+    and the dose to resume at (the current one when the action keeps it) split in tablets."""
+    result = advice_inputs.toxicity_on_inputs(inputs)
+    current = result.current_daily_dose_mg
+    proposed = result.resume_daily_dose_mg if result.resume_daily_dose_mg else current
+    administrations = (
+        result.resume_administrations_per_day or inputs["regimen"]["administrations_per_day"]
+    )
+    split = (
+        result.resume_split_mg
+        or clinical.split_daily_dose(event.treatment.drug, proposed, administrations).parts_mg
+    )
+    return {
+        "computed": toxicity_advice_to_json(result),
+        "action": result.action,
+        "current_daily_dose_mg": current,
+        "proposed_daily_dose_mg": proposed,
+        "proposed_administrations_per_day": administrations,
+        "proposed_split_mg": [json_number(part) for part in split],
+        "warnings": list(result.warnings),
+        "checks": [],
+        "text": result.text,
+    }
+
+
 def _advise_on_sample(
     sample: Sample, *, actor: AbstractBaseUser | None, follows: Advice | None, detail: str
 ) -> Advice:
@@ -103,21 +151,7 @@ def _advise_on_sample(
         state=Advice.State.SUPERSEDED if newer_exists else Advice.State.DRAFT,
         follows=follows,
         inputs=inputs,
-        computed=advice_to_json(result),
-        action=result.action,
-        evaluable=result.evaluable,
-        reasons=list(result.reasons),
-        ctrough_ng_ml=result.ctrough_ng_ml,
-        target_ng_ml=result.target_ng_ml,
-        current_daily_dose_mg=result.current_daily_dose_mg,
-        proposed_daily_dose_mg=result.proposed_daily_dose_mg,
-        proposed_administrations_per_day=result.proposed_administrations_per_day,
-        proposed_split_mg=[json_number(part) for part in result.proposed_split_mg],
-        predicted_ctrough_ng_ml=result.predicted_ctrough_ng_ml,
-        warnings=list(result.warnings),
-        checks=list(result.checks),
-        text=result.text,
-        provisional=result.provisional,
+        **sample_advice_columns(result),
     )
     try:
         with transaction.atomic():
@@ -200,30 +234,12 @@ def advice_create_for_adverse_event(*, event_id: int) -> Advice | None:
         inputs = advice_inputs.adverse_event_advice_inputs(event)
         if inputs is None:
             return None
-        result = advice_inputs.toxicity_on_inputs(inputs)
-        current = result.current_daily_dose_mg
-        proposed = result.resume_daily_dose_mg if result.resume_daily_dose_mg else current
-        administrations = (
-            result.resume_administrations_per_day or inputs["regimen"]["administrations_per_day"]
-        )
-        split = (
-            result.resume_split_mg
-            or clinical.split_daily_dose(event.treatment.drug, proposed, administrations).parts_mg
-        )
         advice = Advice(
             treatment=event.treatment,
             kind=Advice.Kind.TOXICITY,
             adverse_event=event,
             inputs=inputs,
-            computed=toxicity_advice_to_json(result),
-            action=result.action,
-            current_daily_dose_mg=current,
-            proposed_daily_dose_mg=proposed,
-            proposed_administrations_per_day=administrations,
-            proposed_split_mg=[json_number(part) for part in split],
-            warnings=list(result.warnings),
-            checks=[],
-            text=result.text,
+            **toxicity_advice_columns(event, inputs),
         )
         try:
             with transaction.atomic():

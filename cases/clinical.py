@@ -9,6 +9,7 @@ so no view, task or command re-implements a rule. The inputs of an advice are
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -16,10 +17,11 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from advice.engine import dosing, pk, units
+from advice.engine.catalogue import DrugFacts
 from advice.engine.dosing import DoseSplit
 from cases import schedule
 from cases.models import Drug, Sample, Treatment
-from cases.regimens import last_change_on
+from cases.regimens import DoseStep, last_change_on
 
 # Concentrations are stored to 4 decimals of ng/mL (the Sample columns).
 NG_ML_STORED = Decimal("0.0001")
@@ -41,7 +43,23 @@ def compute_sample(sample: Sample) -> None:
     """Fill the sample's computed fields (unit, hours after dose, Ctrough) by
     docs/clinical-rules.md §1–§2."""
     treatment = sample.treatment
-    facts = treatment.drug.facts()
+    compute_sample_values(
+        sample,
+        facts=treatment.drug.facts(),
+        treatment_start=treatment.start_date,
+        history=treatment.dose_history(),
+    )
+
+
+def compute_sample_values(
+    sample: Any,
+    *,
+    facts: DrugFacts,
+    treatment_start: datetime.date,
+    history: Sequence[DoseStep],
+) -> None:
+    """`compute_sample` from the treatment's values: for a Sample, or any row with its
+    attributes (a cohort being written set-based), without a query."""
     if sample.concentration is None:
         sample.concentration_ng_ml = None
     else:
@@ -73,8 +91,8 @@ def compute_sample(sample: Sample) -> None:
         ),
         drug=facts,
         administrations_per_day=sample.administrations_per_day,
-        treatment_start=treatment.start_date,
-        last_dose_change=last_change_on(draw_day, treatment.dose_history()),
+        treatment_start=treatment_start,
+        last_dose_change=last_change_on(draw_day, history),
     )
     store_estimate(sample, estimate)
 

@@ -180,6 +180,30 @@ def _check_times(
     return True
 
 
+def sample_checks(
+    treatment: Treatment,
+    *,
+    drawn_at: datetime.datetime,
+    last_dose_at: datetime.datetime | None,
+    concentration: Decimal | None,
+    unit: str,
+    below_lloq: bool,
+    confirmed: bool,
+    now: datetime.datetime,
+) -> tuple[FieldErrors, bool]:
+    """What recording checks of a sample's own values (not duplicates), for a treatment that
+    need not be stored yet (a cohort file's): the field errors, and whether the sample is
+    stored flagged `confirmed_implausible` (a value outside the plausible range or a last dose
+    more than 7 days before the draw, either confirmed)."""
+    errors: FieldErrors = {}
+    long_gap = _check_times(errors, treatment, drawn_at, last_dose_at, now=now, confirmed=confirmed)
+    _check_result(errors, concentration, unit, below_lloq)
+    implausible = _check_plausible_result(
+        errors, treatment, concentration, unit, below_lloq, confirmed
+    )
+    return errors, long_gap or implausible
+
+
 def _refuse_duplicates(
     treatment: Treatment,
     drawn_at: datetime.datetime,
@@ -267,17 +291,19 @@ def sample_build(
     now = now or timezone.now()
     treatment = Treatment.objects.select_related("drug", "patient__site").get(pk=treatment.pk)
     require_site_role(actor, treatment.patient.site, "treatment")
-    errors: FieldErrors = {}
-    long_gap = _check_times(
-        errors, treatment, drawn_at, last_dose_at, now=now, confirmed=confirm_implausible
-    )
     if analytes:
         concentration = sum(analytes.values(), Decimal(0))
         unit = Sample.Unit.NG_ML
     resulted = concentration is not None or below_lloq
-    _check_result(errors, concentration, unit, below_lloq)
-    implausible = _check_plausible_result(
-        errors, treatment, concentration, unit, below_lloq, confirm_implausible
+    errors, flagged = sample_checks(
+        treatment,
+        drawn_at=drawn_at,
+        last_dose_at=last_dose_at,
+        concentration=concentration,
+        unit=unit,
+        below_lloq=below_lloq,
+        confirmed=confirm_implausible,
+        now=now,
     )
     raise_if(errors)
     lab_accession = lab_accession.strip()
@@ -292,7 +318,7 @@ def sample_build(
         below_lloq=below_lloq,
         analytes={k: json_number(v) for k, v in (analytes or {}).items()},
         lab_accession=lab_accession,
-        confirmed_implausible=long_gap or implausible,
+        confirmed_implausible=flagged,
         created_by=actor,
     )
     _copy_dose(sample)

@@ -246,51 +246,6 @@ def dose_regimen_create(
 
 
 @transaction.atomic
-def dose_regimen_record_retired(
-    *,
-    actor: AbstractBaseUser | None,
-    treatment: Treatment,
-    effective_from: datetime.date,
-    daily_dose_mg: Decimal,
-    administrations_per_day: int,
-    reason: str,
-    status: str,
-    status_reason: str,
-    off_label_reason: str = "",
-) -> DoseRegimen:
-    """Keep on record a regimen that was withdrawn or entered in error elsewhere (a cohort
-    file): it never counts, so only its own values are checked."""
-    treatment = (
-        Treatment.objects.select_for_update()
-        .select_related("drug", "patient__site")
-        .get(pk=treatment.pk)
-    )
-    require_site_role(actor, treatment.patient.site, "treatment")
-    errors: dict[str, list[str]] = {}
-    if status not in (DoseRegimen.Status.WITHDRAWN, DoseRegimen.Status.ENTERED_IN_ERROR):
-        add_error(errors, "status", "Only a withdrawn or entered-in-error dose is kept so.")
-    if not status_reason.strip():
-        add_error(errors, "status_reason", "Give the reason.")
-    if reason not in DoseRegimen.Reason.values or reason == DoseRegimen.Reason.START:
-        add_error(errors, "reason", f"Not a reason for a dose change: {reason!r}.")
-    if effective_from < treatment.start_date:
-        add_error(errors, "effective_from", "The dose cannot take effect before the start.")
-    check_dose(errors, treatment.drug, daily_dose_mg, administrations_per_day, off_label_reason)
-    raise_if(errors)
-    return _regimen_insert(
-        actor=actor,
-        treatment=treatment,
-        effective_from=effective_from,
-        daily_dose_mg=daily_dose_mg,
-        administrations_per_day=administrations_per_day,
-        reason=reason,
-        off_label_reason=off_label_reason,
-        status=status,
-        status_reason=status_reason.strip()[:200],
-    )
-
-
-@transaction.atomic
 def treatment_stop(
     *, actor: AbstractBaseUser | None, treatment: Treatment, stop_date: datetime.date, reason: str
 ) -> Treatment:

@@ -5,7 +5,8 @@ installations and an export can be re-imported.
 - `values` and `schema`: the document's shape and its own rules, checked with pydantic;
   problems are `CohortError`s with their JSON path.
 - `importer`: `validate_cohort` and `import_cohort`, which add the checks against this
-  installation (catalogue, sites, patients already here) and import through the services;
+  installation (catalogue, sites, patients already here) and those the services make of a record
+  entered live; `bulk` writes the valid patients set-based, as the services store them;
   `compare` tells where a known patient differs from the stored one.
 - `exporter`: `iter_cohort_json` and `write_cohort_json`, the pseudonymised, streamed export.
 - `records`: the constants and plain records the importer and exporter share. The export reads
@@ -16,7 +17,6 @@ from study.cohort.exporter import iter_cohort_json, write_cohort_json
 from study.cohort.importer import (
     CohortInvalid,
     ImportResult,
-    advice_import_decision,
     import_cohort,
     validate_cohort,
 )
@@ -27,7 +27,6 @@ __all__ = [
     "CohortError",
     "CohortInvalid",
     "ImportResult",
-    "advice_import_decision",
     "import_cohort",
     "iter_cohort_json",
     "validate_cohort",

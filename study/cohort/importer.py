@@ -2,36 +2,35 @@
 
 The whole document is checked first and every problem reported with its JSON path: its shape and
 own rules by `schema`, then here what depends on this installation (the drug catalogue, the sites
-and patients already stored). Only a valid document is imported, in one transaction, through the
-services live entry uses, so every sample's Ctrough and advice are computed as if it had been
-logged live. A patient whose study number is already here is skipped when it is identical and an
-error when it is not.
+and patients already stored) and what the services check when a record is entered live. Only a
+valid document is imported, in one transaction, set-based (`bulk`): every sample's Ctrough and
+advice computed as if it had been logged live. A patient whose study number is already here is
+skipped when it is identical and an error when it is not.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
+from itertools import pairwise
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from advice import services as advice_services
-from advice.engine import ctcae
-from advice.engine.units import MAX_PLAUSIBLE_NG_ML, NG_PER_ML, to_ng_ml
-from advice.models import OPEN_STATES, Advice
+from advice.engine.units import NG_PER_ML
 from cases import audit, services
-from cases.errors import StateConflict
-from cases.models import AuditEvent, DoseRegimen, Drug, Patient, Site
+from cases.models import AuditEvent, DoseRegimen, Drug, Patient, Site, Treatment
+from cases.services.samples import DUPLICATE_WINDOW
+from cases.services.validation import beyond_planning_horizon
+from study.cohort.bulk import CohortWriter
 from study.cohort.compare import differences
 from study.cohort.exporter import by_start
 from study.cohort.records import (
     BATCH_SIZE,
-    NOT_STATED,
     AdverseEventRecord,
     CohortError,
     DecisionRecord,
@@ -39,14 +38,14 @@ from study.cohort.records import (
     PatientRecord,
     SampleRecord,
     TreatmentRecord,
+    overlapping_course,
     stored_patient_record,
     with_history,
 )
 from study.cohort.schema import PatientEntry, PatientReading, SiteEntry, TreatmentEntry, read_cohort
 
-# Service error fields that the cohort file spells differently (the ng/mL value is computed from
-# the file's concentration).
-_FILE_KEY_OF_FIELD = {"effective_from": "from", "concentration_ng_ml": "concentration"}
+# Service error fields that the cohort file spells differently.
+_FILE_KEY_OF_FIELD = {"effective_from": "from"}
 
 
 class CohortInvalid(Exception):
@@ -176,6 +175,7 @@ class _Checker:
     def patient(
         self, entry: PatientEntry, path: str, index: int, known_sites: set[str]
     ) -> PatientRecord | None:
+        errors_before = len(self.plan.errors)
         site_known = entry.site in known_sites
         if not site_known:
             self.error(
@@ -187,6 +187,19 @@ class _Checker:
             for position, treatment in enumerate(entry.treatments)
         ]
         if not site_known or None in treatments:
+            return None
+        earlier: list[TreatmentRecord] = []
+        for treatment in by_start(treatments):
+            overlapping = overlapping_course(treatment, earlier)
+            if overlapping is not None and not treatment.overlap_reason.strip():
+                self.error(
+                    f"{path}.treatments[{treatment.index}].overlap_reason",
+                    f"treatments[{overlapping.index}] is a course of {treatment.drug.name} "
+                    f"since {overlapping.start_date}, not stopped by this one's start: stop it "
+                    "first, or say why both are intended",
+                )
+            earlier.append(treatment)
+        if len(self.plan.errors) > errors_before:
             return None
         return PatientRecord(
             index=index,
@@ -220,15 +233,8 @@ class _Checker:
             for key, messages in problems.items():
                 for message in messages:
                     self.error(f"{path}.doses[{position}].{key}", message)
-        for position, sample in enumerate(entry.samples):
-            if sample.concentration is not None and (
-                to_ng_ml(sample.concentration, sample.unit, drug.molar_mass_g_mol)
-                > MAX_PLAUSIBLE_NG_ML
-            ):
-                self.error(
-                    f"{path}.samples[{position}].concentration",
-                    "is above 1 g/mL: not a possible concentration",
-                )
+        self.planned(entry, path)
+        samples = self.samples(entry, drug, path)
         if len(self.plan.errors) > errors_before:
             return None
         return TreatmentRecord(
@@ -241,10 +247,7 @@ class _Checker:
             doses=tuple(
                 DoseRecord(index=i, **dose.model_dump()) for i, dose in enumerate(entry.doses)
             ),
-            samples=tuple(
-                SampleRecord(index=i, **(sample.model_dump() | {"unit": sample.unit or NG_PER_ML}))
-                for i, sample in enumerate(entry.samples)
-            ),
+            samples=samples,
             adverse_events=tuple(
                 AdverseEventRecord(index=i, **event.model_dump())
                 for i, event in enumerate(entry.adverse_events)
@@ -254,6 +257,60 @@ class _Checker:
                 for i, decision in enumerate(entry.decisions)
             ),
         )
+
+    def planned(self, entry: TreatmentEntry, path: str) -> None:
+        """The services plan at most a year ahead: a start, and a dose change."""
+        today = timezone.localdate(self.now)
+        if too_far := beyond_planning_horizon(entry.start_date, today):
+            self.error(f"{path}.start_date", too_far)
+        for position, dose in enumerate(entry.doses):
+            if dose.status != DoseRegimen.Status.ACTIVE:
+                continue
+            if too_far := beyond_planning_horizon(dose.effective_from, today):
+                self.error(f"{path}.doses[{position}].from", too_far)
+
+    def samples(self, entry: TreatmentEntry, drug: Drug, path: str) -> tuple[SampleRecord, ...]:
+        """What recording checks of each sample (docs/clinical-rules.md §1.1–§1.2), as its
+        record: a value outside the plausible range or a last dose more than 7 days before the
+        draw only when confirmed (and then flagged), and no sample twice."""
+        course = Treatment(drug=drug, start_date=entry.start_date, stop_date=entry.stop_date)
+        records = []
+        for position, sample in enumerate(entry.samples):
+            unit = sample.unit or NG_PER_ML
+            concentration = sample.concentration
+            if sample.analytes:
+                concentration = sum(sample.analytes.values(), Decimal(0))
+            problems, flagged = services.sample_checks(
+                course,
+                drawn_at=sample.drawn_at,
+                last_dose_at=sample.last_dose_at,
+                concentration=concentration,
+                unit=unit,
+                below_lloq=sample.below_lloq,
+                confirmed=sample.confirmed_implausible,
+                now=self.now,
+            )
+            for key, messages in problems.items():
+                for message in messages:
+                    self.error(
+                        f"{path}.samples[{position}].{_FILE_KEY_OF_FIELD.get(key, key)}",
+                        str(message.message if isinstance(message, ValidationError) else message),
+                    )
+            records.append(
+                SampleRecord(
+                    index=position,
+                    **(sample.model_dump() | {"unit": unit, "confirmed_implausible": flagged}),
+                )
+            )
+        in_draw_order = sorted(records, key=lambda record: record.drawn_at)
+        for earlier, later in pairwise(in_draw_order):
+            if later.drawn_at - earlier.drawn_at <= DUPLICATE_WINDOW:
+                self.error(
+                    f"{path}.samples[{later.index}].drawn_at",
+                    f"samples[{earlier.index}] was drawn within "
+                    f"{DUPLICATE_WINDOW.seconds // 60} minutes of this one: it is the same sample",
+                )
+        return tuple(records)
 
     def drug(self, entry: TreatmentEntry, path: str) -> Drug | None:
         rows = self.catalogue.get(entry.drug.lower())
@@ -287,65 +344,6 @@ def validate_cohort(document: object) -> list[CohortError]:
     return _Checker(now=timezone.now()).document(document).errors
 
 
-@transaction.atomic
-def advice_import_decision(
-    *, actor: AbstractBaseUser | None, advice: Advice, decision: str, reason: str
-) -> Advice:
-    """Give freshly computed advice the decision a cohort file records for it
-    (docs/cohort-format.md §2).
-
-    Only the state changes: no regimen follows an accepted advice (the file's doses are the
-    dose history) and there is no electronic signature, so `decided_by` stays empty and no
-    signed report is rendered.
-    """
-    advice = Advice.objects.select_for_update().get(pk=advice.pk)
-    if advice.kind != Advice.Kind.SAMPLE or advice.state not in OPEN_STATES:
-        raise StateConflict(
-            f"Only open sample advice takes a decision; this one is {advice.state}."
-        )
-    before = audit.snapshot(advice)
-    advice.state = Advice.State.ACCEPTED if decision == "accepted" else Advice.State.REJECTED
-    advice.rejection_reason = reason if decision == "rejected" else ""
-    advice.decided_at = timezone.now()
-    advice.save(update_fields=["state", "rejection_reason", "decided_at", "updated_at"])
-    audit.record(
-        actor=actor,
-        actor_username="system",
-        action=AuditEvent.Action.ACCEPT if decision == "accepted" else AuditEvent.Action.REJECT,
-        instance=advice,
-        before=before,
-        detail="imported decision",
-    )
-    return advice
-
-
-def _service(path: str, service: Callable[..., Any], **arguments: Any) -> Any:
-    """Call a service; a refusal the checks did not foresee still names the file's path (and,
-    raised inside the import's transaction, undoes the whole import)."""
-    try:
-        return service(**arguments)
-    except ValidationError as error:
-        if hasattr(error, "error_dict"):
-            problems = error.message_dict
-        else:
-            problems = {NON_FIELD_ERRORS: error.messages}
-        raise CohortInvalid(
-            [
-                CohortError(
-                    path
-                    if key == NON_FIELD_ERRORS
-                    else f"{path}.{_FILE_KEY_OF_FIELD.get(key, key)}",
-                    message,
-                )
-                for key, messages in problems.items()
-                for message in messages
-            ]
-        ) from None
-    except StateConflict as conflict:
-        # E.g. a sample that repeats another one: the file holds it twice.
-        raise CohortInvalid([CohortError(path, str(conflict))]) from None
-
-
 def _site_get_or_create(code: str, name: str, actor: AbstractBaseUser | None) -> tuple[Site, bool]:
     site, created = Site.objects.get_or_create(code=code, defaults={"name": name})
     if created:
@@ -359,151 +357,43 @@ def _site_get_or_create(code: str, name: str, actor: AbstractBaseUser | None) ->
     return site, created
 
 
-def _regimen_fields(dose: DoseRecord) -> dict[str, Any]:
-    """What a regimen service takes of a dose of the file."""
-    return {
-        "effective_from": dose.effective_from,
-        "daily_dose_mg": dose.daily_dose_mg,
-        "administrations_per_day": dose.administrations_per_day,
-        "reason": dose.reason,
-        "off_label_reason": dose.off_label_reason,
-    }
-
-
-def _treatment_import(
-    path: str, record: TreatmentRecord, patient: Patient, actor: AbstractBaseUser | None
-) -> None:
-    live = [dose for dose in record.doses if dose.status == DoseRegimen.Status.ACTIVE]
-    first, *changes = live  # in date order, the first one the start (checked)
-    treatment = _service(
-        f"{path}.doses[{first.index}]",
-        services.treatment_create,
-        actor=actor,
-        patient=patient,
-        drug=record.drug,
-        start_date=record.start_date,
-        daily_dose_mg=first.daily_dose_mg,
-        administrations_per_day=first.administrations_per_day,
-        off_label_reason=first.off_label_reason,
-        overlap_reason=record.overlap_reason,
-    )
-    for dose in (dose for dose in record.doses if dose.status != DoseRegimen.Status.ACTIVE):
-        # Kept for the record, as the file has it; never live, so it does not collide with the
-        # dose that replaced it.
-        _service(
-            f"{path}.doses[{dose.index}]",
-            services.dose_regimen_record_retired,
-            actor=actor,
-            treatment=treatment,
-            **_regimen_fields(dose),
-            status=dose.status,
-            status_reason=dose.status_reason,
-        )
-    for dose in changes:
-        _service(
-            f"{path}.doses[{dose.index}]",
-            services.dose_regimen_create,
-            actor=actor,
-            treatment=treatment,
-            **_regimen_fields(dose),
-        )
-    if record.stop_date is not None:
-        _service(
-            path,
-            services.treatment_stop,
-            actor=actor,
-            treatment=treatment,
-            stop_date=record.stop_date,
-            reason=record.stop_reason or NOT_STATED,
-        )
-    decisions = {decision.sample_drawn_at: decision for decision in record.decisions}
-    # In the order they happened, as if logged live: an AE is logged on its onset day before a
-    # sample drawn that day (it is active at the draw), samples in draw order so that each one's
-    # advice supersedes the open advice of the one before, unless the file decided on that.
-    timeline: list[tuple[tuple, AdverseEventRecord | SampleRecord]] = [
-        ((event.onset, 0, event.index), event) for event in record.adverse_events
-    ] + [
-        ((timezone.localdate(sample.drawn_at), 1, sample.drawn_at, sample.index), sample)
-        for sample in record.samples
-    ]
-    for _, entry in sorted(timeline, key=lambda item: item[0]):
-        if isinstance(entry, AdverseEventRecord):
-            term = ctcae.find_term(entry.term)
-            needs_text = term is not None and term.is_other_specify
-            event = _service(
-                f"{path}.adverse_events[{entry.index}]",
-                services.adverse_event_record,
-                actor=actor,
-                treatment=treatment,
-                term=entry.term,
-                grade=entry.grade,
-                onset=entry.onset,
-                resolved=entry.resolved,
-                related=entry.related,
-                action=entry.action,
-                other_specify=entry.other_specify or (NOT_STATED if needs_text else ""),
-            )
-            advice_services.advice_create_for_adverse_event(event_id=event.pk)
-            continue
-        sample = _service(
-            f"{path}.samples[{entry.index}]",
-            services.sample_record,
-            actor=actor,
-            treatment=treatment,
-            drawn_at=entry.drawn_at,
-            last_dose_at=entry.last_dose_at,
-            concentration=entry.concentration,
-            unit=entry.unit,
-            below_lloq=entry.below_lloq,
-            analytes=dict(entry.analytes) or None,
-            confirm_implausible=entry.confirmed_implausible,
-        )
-        advice = advice_services.advice_create_for_sample(sample_id=sample.pk)
-        decision = decisions.get(entry.drawn_at)
-        if decision is not None:
-            # The checks made sure a decided sample has advice: a result and a dose that day.
-            advice_import_decision(
-                actor=actor, advice=advice, decision=decision.decision, reason=decision.reason
-            )
-
-
 def import_cohort(document: object, *, actor: AbstractBaseUser | None = None) -> ImportResult:
     """Import a cohort document (parsed JSON) or raise `CohortInvalid` with every problem.
 
     Idempotent by study number: a patient already here and identical is skipped; one that
     differs is a problem (nothing is overwritten). Everything else is imported in one
-    transaction through the services, so the audit trail records each row.
+    transaction, each record and its audit event as the services store them (`bulk`).
     """
-    plan = _Checker(now=timezone.now()).document(document)
+    now = timezone.now()
+    plan = _Checker(now=now).document(document)
     if plan.errors:
         raise CohortInvalid(plan.errors)
     created: list[str] = []
-    with transaction.atomic():
-        sites = {}
-        for code, name in sorted(plan.sites.items()):
-            sites[code], was_created = _site_get_or_create(code, name, actor)
-            if was_created:
-                created.append(code)
-        for record in plan.new_patients:
-            path = f"patients[{record.index}]"
-            site = sites.get(record.site_code) or Site.objects.get(code=record.site_code)
-            patient = _service(
-                path,
-                services.patient_create,
-                actor=actor,
-                site=site,
-                study_number=record.study_number,
-                sex=record.sex,
-                birth_year=record.birth_year,
-                tumour=record.tumour,
-                tumour_code=record.tumour_code,
-                name=record.name,
-                record_number=record.record_number,
-            )
-            for treatment in by_start(record.treatments):
-                _treatment_import(
-                    f"{path}.treatments[{treatment.index}]", treatment, patient, actor
+    try:
+        with transaction.atomic():
+            sites = {}
+            for code, name in sorted(plan.sites.items()):
+                sites[code], was_created = _site_get_or_create(code, name, actor)
+                if was_created:
+                    created.append(code)
+            missing = {record.site_code for record in plan.new_patients} - set(sites)
+            sites |= {site.code: site for site in Site.objects.filter(code__in=missing)}
+            writer = CohortWriter(actor=actor, now=now)
+            for record in plan.new_patients:
+                writer.add(record, sites[record.site_code])
+            writer.finish()
+    except IntegrityError:
+        # Checked against the database before writing; a patient registered meanwhile (by hand,
+        # or by an import running at the same time) takes a study or record number first.
+        raise CohortInvalid(
+            [
+                CohortError(
+                    "patients",
+                    "a patient of this file was registered while it was imported; nothing was "
+                    "imported: import the file again",
                 )
+            ]
+        ) from None
     return ImportResult(
         imported=tuple(record.study_number for record in plan.new_patients),
         unchanged=tuple(plan.unchanged),

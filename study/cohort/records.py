@@ -117,6 +117,23 @@ class PatientRecord:
     treatments: tuple[TreatmentRecord, ...]
 
 
+def overlapping_course(
+    record: TreatmentRecord, earlier: Sequence[TreatmentRecord]
+) -> TreatmentRecord | None:
+    """The first of the patient's `earlier` courses of the same drug still live when this one
+    starts, as `cases.services.treatment_create` finds it: such a course needs its reason."""
+    return min(
+        (
+            other
+            for other in earlier
+            if other.drug.name == record.drug.name
+            and (other.stop_date is None or other.stop_date > record.start_date)
+        ),
+        key=lambda other: other.start_date,
+        default=None,
+    )
+
+
 # Reading records from the database ---------------------------------------------------------------
 
 

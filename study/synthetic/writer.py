@@ -6,9 +6,10 @@ the dose it prescribed), so every row gets its primary key when it is made: `Ids
 them from the table's sequence on PostgreSQL (`nextval` over `generate_series`, so concurrent
 writers never collide) and after the table's highest id elsewhere.
 
-A row is a `Row` of column values by field attname (`treatment_id`, not `treatment`); a field
-it leaves out gets the model field's default. Model instances would double the time of a run (a
-Django model's `__init__` and `get_db_prep_save` on every field, about 130 µs a row), so
+A row is a `Row` of column values by field attname (`treatment_id`, not `treatment`), or an
+unsaved model instance; a field a `Row` leaves out gets the model field's default. Saving model
+instances would double the time of a run (a Django model's `__init__` and `get_db_prep_save`
+on every field, about 130 µs a row), so
 `Writer.insert` only converts what the database driver cannot take as it is: JSON to text, and
 on SQLite aware datetimes to the backend's own format. It writes with `COPY … FROM STDIN`
 through psycopg on PostgreSQL, with one `executemany` INSERT per batch elsewhere; the
@@ -88,6 +89,8 @@ class Writer:
                     convert = partial(json.dumps, cls=field.encoder)
                 elif isinstance(field, models.DateTimeField):
                     convert = self.connection.ops.adapt_datetimefield_value
+                elif isinstance(field, models.FileField):
+                    convert = str  # a model instance's FieldFile: its name
                 default = field.get_default()
                 plan.append(
                     (
@@ -130,7 +133,12 @@ class Writer:
         self.written[model._meta.label] += len(rows)
 
     def _copy(self, statement: str, rows: Iterable[list]) -> None:
-        with self.connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        # psycopg's own cursor: its errors become Django's (IntegrityError, …) as a query's do.
+        with (
+            self.connection.wrap_database_errors,
+            self.connection.cursor() as cursor,
+            cursor.cursor.copy(statement) as copy,
+        ):
             for row in rows:
                 copy.write_row(row)
 

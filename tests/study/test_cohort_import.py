@@ -16,21 +16,18 @@ from pathlib import Path
 
 import pytest
 from django.apps import apps
-from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.utils import timezone
 
 from advice.models import Advice
-from cases import services
-from cases.errors import StateConflict
 from cases.models import AdverseEvent, AuditEvent, DoseRegimen, Patient, Sample, Site, Treatment
 from study.cohort import (
     CohortError,
     CohortInvalid,
-    advice_import_decision,
     import_cohort,
     validate_cohort,
 )
+from study.cohort.bulk import CohortWriter
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID_FILE = Path(__file__).parent / "data" / "cohort_valid.json"
@@ -78,7 +75,7 @@ def test_the_hand_written_file_is_valid():
 
 
 @pytest.mark.django_db
-def test_import_creates_every_record_through_the_services():
+def test_import_creates_every_record_as_the_services_store_it():
     result = import_cohort(valid_document())
 
     assert result.imported == ("TDM-0001", "TDM-0002", "TDM-0003")
@@ -104,7 +101,7 @@ def test_import_creates_every_record_through_the_services():
     assert off_label.split_mg == [6, 6]
     other = AdverseEvent.objects.get(term="Nervous system disorders - Other, specify")
     assert other.other_specify.startswith("tingling")
-    # Every record has its audit event, written by the services.
+    # Every record has its audit event, as the services write it.
     assert AuditEvent.objects.filter(model="cases.sample").count() == 7
     assert AuditEvent.objects.filter(model="cases.doseregimen").count() == 9
 
@@ -202,14 +199,6 @@ def test_the_work_queued_on_commit_renders_reports_and_advises_nothing_twice(
         # Open advice gets its report; imported decisions carry no signature to render.
         assert bool(advice.report_sha256) == (advice.state == "draft")
         assert advice.signed_report_sha256 == ""
-
-
-@pytest.mark.django_db
-def test_an_imported_decision_needs_open_advice():
-    import_cohort(valid_document())
-    accepted = Advice.objects.get(state="accepted")
-    with pytest.raises(StateConflict):
-        advice_import_decision(actor=None, advice=accepted, decision="rejected", reason="again")
 
 
 # Idempotency --------------------------------------------------------------------------------------
@@ -336,25 +325,95 @@ def test_the_command_exits_2_with_every_error_and_writes_nothing(tmp_path):
     assert row_counts() == counts
 
 
-@pytest.mark.django_db
-def test_a_refusal_during_the_import_undoes_all_of_it(monkeypatch):
-    """Checks and services agree; should a service still refuse a record (a rule added later,
-    a record entered meanwhile), its path is reported and the patients before it are gone too."""
+@pytest.mark.django_db(transaction=True)
+def test_a_patient_registered_while_the_file_is_imported_undoes_all_of_it(monkeypatch):
+    """The checks read the database before anything is written; a patient registered in
+    between (by hand, or by a second import of the same file) stops the whole import."""
     counts = row_counts()
-    record_sample = services.sample_record
+    finish = CohortWriter.finish
 
-    def refuse_axitinib(**fields):
-        if fields["treatment"].drug.name == "axitinib":
-            raise ValidationError({"drawn_at": ["refused"]})
-        return record_sample(**fields)
+    def register_the_third_patient_first(writer):
+        site = Site.objects.get(code="SITE1")
+        Patient.objects.create(site=site, study_number="TDM-0003", sex="F", birth_year=1960)
+        finish(writer)
 
-    monkeypatch.setattr(services, "sample_record", refuse_axitinib)
+    monkeypatch.setattr(CohortWriter, "finish", register_the_third_patient_first)
     with pytest.raises(CohortInvalid) as invalid:
         import_cohort(valid_document())
-    assert invalid.value.errors == [
-        CohortError("patients[2].treatments[0].samples[0].drawn_at", "refused")
-    ]
+    assert [error.path for error in invalid.value.errors] == ["patients"]
+    assert "import the file again" in invalid.value.errors[0].message
     assert row_counts() == counts
+    assert not Site.objects.exists()
+
+
+def _first_sample(document: dict) -> dict:
+    return document["patients"][0]["treatments"][0]["samples"][0]
+
+
+@pytest.mark.django_db
+def test_two_samples_within_30_minutes_are_one_sample_entered_twice():
+    document = valid_document()
+    samples = document["patients"][0]["treatments"][0]["samples"]
+    samples.append(dict(samples[0], drawn_at="2019-04-01T09:35:00+02:00"))
+    samples.append(dict(samples[0], drawn_at="2019-04-01T09:45:00+02:00"))
+
+    errors = validate_cohort(document)
+
+    # Every pair is reported, not only the first the services would have met.
+    assert errors == [
+        CohortError(
+            "patients[0].treatments[0].samples[3].drawn_at",
+            "samples[0] was drawn within 30 minutes of this one: it is the same sample",
+        ),
+        CohortError(
+            "patients[0].treatments[0].samples[4].drawn_at",
+            "samples[3] was drawn within 30 minutes of this one: it is the same sample",
+        ),
+    ]
+
+
+@pytest.mark.django_db
+def test_a_long_dose_gap_and_an_implausible_value_need_their_confirmation():
+    document = valid_document()
+    sample = _first_sample(document)
+    sample["last_dose_at"] = "2019-03-20T21:00:00+01:00"
+    sample["concentration"] = 250000
+
+    errors = {error.path: error.message for error in validate_cohort(document)}
+
+    path = "patients[0].treatments[0].samples[0]"
+    assert set(errors) == {f"{path}.last_dose_at", f"{path}.concentration"}
+    assert "days before the draw" in errors[f"{path}.last_dose_at"]
+    assert "outside the plausible range of sorafenib" in errors[f"{path}.concentration"]
+
+    sample["confirmed_implausible"] = True
+    import_cohort(document)
+    stored = Sample.objects.get(drawn_at=datetime.datetime(2019, 4, 1, 7, 10, tzinfo=datetime.UTC))
+    assert stored.confirmed_implausible
+    assert stored.evaluable is False
+
+
+@pytest.mark.django_db
+def test_a_confirmation_the_sample_does_not_need_is_not_stored():
+    document = valid_document()
+    _first_sample(document)["confirmed_implausible"] = True
+
+    import_cohort(document)
+
+    assert not Sample.objects.filter(confirmed_implausible=True).exists()
+
+
+@pytest.mark.django_db
+def test_a_dose_planned_more_than_a_year_ahead_is_refused_as_when_entered():
+    document = valid_document()
+    doses = document["patients"][2]["treatments"][0]["doses"]
+    far = (timezone.localdate() + datetime.timedelta(days=400)).isoformat()
+    doses.append(dict(doses[-1], **{"from": far, "daily_dose_mg": 10, "reason": "step_up"}))
+
+    errors = validate_cohort(document)
+
+    assert [error.path for error in errors] == ["patients[2].treatments[0].doses[3].from"]
+    assert "Plan at most a year ahead" in errors[0].message
 
 
 @pytest.mark.django_db
