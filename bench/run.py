@@ -35,7 +35,7 @@ from common import FLOOR_TABLES, ROOT, copy_tables, peak_rss_mb, run_json_child,
 
 SIZES = {"full": (10_000, 100_000), "quick": (2_000, 20_000), "smoke": (2_000,)}
 REPEATS = {"full": 3, "quick": 3, "smoke": 1}
-IMPORT_PATIENTS = {"full": 1_000, "quick": 200, "smoke": 50}
+IMPORT_PATIENTS = {"full": 10_000, "quick": 1_000, "smoke": 50}
 API_SECONDS = {"full": 10.0, "quick": 5.0, "smoke": 2.0}
 API_CLIENTS = 20
 SEED = 1

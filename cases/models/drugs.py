@@ -1,3 +1,4 @@
+import functools
 from decimal import Decimal
 
 from django.conf import settings
@@ -150,7 +151,14 @@ class Drug(TimestampedModel):
 
     def facts(self) -> DrugFacts:
         """The plain-value form the clinical engine works with."""
-        return parse_drug_row(self.as_row())
+        return _parsed_row(tuple(self.as_row().items()))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_row(row: tuple[tuple[str, str], ...]) -> DrugFacts:
+    """A catalogue row parsed once per process: every sample and advice asks its drug's facts,
+    and the catalogue holds a few dozen rows (an edited row is another key)."""
+    return parse_drug_row(dict(row))
 
 
 class DrugVersion(models.Model):

@@ -10,8 +10,9 @@ then written a table at a time, a chunk of patients at a time, in the caller's t
 (`study.synthetic.writer`: COPY on PostgreSQL), and the due dates stored from the same
 in-memory records (`cases.services.due_dates.stored_schedule`).
 
-Once written, the advice still open is announced (`advice.signals.advice_created`), so its
-report is rendered on commit as a live advice's is.
+No task is queued per record: the reports of the advice left open are rendered by the report
+backlog sweep (a hundred a minute) or when first opened, so a large import does not put a
+message per advice on the broker at once.
 """
 
 from __future__ import annotations
@@ -27,10 +28,9 @@ from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.utils import timezone
 
 from advice import inputs as advice_inputs
-from advice import signals
 from advice.engine import ctcae, toxicity
 from advice.engine.case_input import json_number
-from advice.models import OPEN_STATES, Advice
+from advice.models import Advice
 from advice.services import sample_advice_columns, toxicity_advice_columns
 from cases import audit, clinical
 from cases.models import (
@@ -364,9 +364,6 @@ class CohortWriter:
             horizons.append(DueDateHorizon(treatment_id=treatment.pk, until=until))
         self.writer.insert(DueDate, due_dates)
         self.writer.insert(DueDateHorizon, horizons)
-        for advice in chunk.rows[Advice]:
-            if advice.state in OPEN_STATES:
-                signals.advice_created.send(sender=Advice, advice=advice)
         self.chunk = _Chunk()
 
     def finish(self) -> None:
