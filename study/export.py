@@ -4,9 +4,9 @@
   (table, column, type, unit, description). UTF-8 without byte-order mark, comma-separated,
   a header row, empty cell = no value; booleans `true`/`false`, dates `YYYY-MM-DD`, times
   ISO 8601 with their UTC offset, decimals with a point and no exponent.
-- `xlsx`: one sheet per table plus a `dictionary` sheet, written with openpyxl's write-only
-  mode. Numbers are numeric cells, dates and times date cells (Excel has no time zones: the
-  local wall-clock time as recorded), booleans boolean cells.
+- `xlsx`: one sheet per table plus a `dictionary` sheet (`study.xlsx`). Numbers are numeric
+  cells, dates and times date cells (Excel has no time zones: the local wall-clock time as
+  recorded), booleans boolean cells.
 - `json`: the cohort format of docs/cohort-format.md (`study.cohort`).
 - `fhir`: FHIR R4 as newline-delimited JSON, one Bundle per patient per line (`.ndjson`,
   the bulk-data convention): a reader takes one patient at a time, as the writer does.
@@ -20,7 +20,8 @@ On PostgreSQL the CSV tables are written by the database itself: each table is o
 `csv_cell` does (the columns' SQL, `study.columns`), streamed block by block into its zip
 member, so the bytes are those of the Python path, which writes them on SQLite. Pseudonyms are
 keyed HMACs, which PostgreSQL cannot compute without pgcrypto: with a key they are computed
-once per patient here and copied into a temporary table that the SELECTs join.
+once per patient here and copied into a temporary table that the SELECTs join. The XLSX sheets
+are written the same way: each SELECT makes one `<row>` of sheet XML a line (`study.xlsx`).
 
 Every format is streamed to a temporary file in the target folder and moved into place at the
 end, so a reader never sees half a file and memory does not grow with the cohort. The file is
@@ -36,7 +37,7 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -45,24 +46,17 @@ from typing import Any
 
 from django.db import connection
 from django.utils import timezone
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
 from psycopg.pq import TransactionStatus
 
-from advice.engine.case_input import json_number
 from cases.models import Patient
-from study import cohort, fhir
+from study import cohort, fhir, xlsx
 from study.columns import Column, Table
 from study.pseudonym import Pseudonymiser
 from study.tables import TABLES
+from study.xlsx import FORMULA_PREFIXES, QUOTE, neutralise
 
 FORMATS = ("csv", "xlsx", "json", "fhir")
 DICTIONARY_COLUMNS = ("table", "column", "type", "unit", "description")
-# OWASP's list of characters that make a spreadsheet cell a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-QUOTE = "'"
 # Progress is reported every this many rows (or patients): often enough for a smooth bar,
 # rarely enough to cost nothing.
 PROGRESS_EVERY = 1000
@@ -72,6 +66,8 @@ HASH_BLOCK_BYTES = 1 << 20
 ZIP_LEVEL = 1
 # Bytes of CSV gathered from COPY before each write into the zip member.
 COPY_WRITE_BYTES = 1 << 20
+# Sheet rows written in Python gathered before each write into the zip member.
+SHEET_ROWS_PER_WRITE = 1000
 # Patients whose pseudonyms are computed and copied to PostgreSQL per round trip.
 PSEUDONYM_PAGE = 10_000
 PSEUDONYMS_TABLE = "study_export_pseudonyms"
@@ -89,11 +85,6 @@ class ExportSummary:
     sha256: str
 
 
-def neutralise(text: str) -> str:
-    """A text cell as spreadsheets must see it: a formula-like start gets a leading `'`."""
-    return QUOTE + text if text.startswith(FORMULA_PREFIXES) else text
-
-
 def csv_cell(column: Column, value: Any) -> str:
     if value is None:
         return ""
@@ -106,38 +97,6 @@ def csv_cell(column: Column, value: Any) -> str:
     if column.type == "integer":
         return str(value)
     return neutralise(str(value))
-
-
-def _xlsx_decimal(value: Any) -> Any:
-    return None if value is None else json_number(Decimal(value))
-
-
-def _xlsx_datetime(value: Any) -> Any:
-    return None if value is None else value.replace(tzinfo=None)
-
-
-def _xlsx_text(value: Any) -> Any:
-    # openpyxl refuses control characters that XML 1.0 cannot carry.
-    return None if value is None else neutralise(ILLEGAL_CHARACTERS_RE.sub("", str(value)))
-
-
-def _as_is(value: Any) -> Any:
-    return value
-
-
-# The XLSX cell of a value by its column's type, chosen once per table rather than per cell.
-XLSX_CELLS: dict[str, Callable[[Any], Any]] = {
-    "decimal": _xlsx_decimal,
-    "datetime": _xlsx_datetime,
-    "text": _xlsx_text,
-    "integer": _as_is,
-    "date": _as_is,
-    "boolean": _as_is,
-}
-
-
-def xlsx_cell(column: Column, value: Any) -> Any:
-    return XLSX_CELLS[column.type](value)
 
 
 def _dictionary_rows() -> Iterator[tuple[str, str, str, str, str]]:
@@ -177,6 +136,7 @@ class _Tables:
 
     def __init__(self, progress: Progress | None) -> None:
         extents = {table.name: table.extent() for table in TABLES}
+        self.counts = {name: count for name, (count, _) in extents.items()}
         self.last_ids = {name: last_id for name, (_, last_id) in extents.items()}
         self.counter = _Counter(sum(count for count, _ in extents.values()), progress)
 
@@ -209,13 +169,16 @@ def _text_sql(expression: str) -> str:
     )
 
 
+def _local_sql(expression: str, offset: str) -> str:
+    """The local wall-clock time of the moment `expression`, moved by `offset` whole days."""
+    return f"({expression} AT TIME ZONE current_setting('TimeZone') + {offset} * INTERVAL '1 day')"
+
+
 def _moment_sql(expression: str, offset: str) -> str:
     # `moment_text` then `isoformat()`: the local wall-clock time moved by whole days, with
     # microseconds only when there are some, and the UTC offset of the moment itself (the
     # COPY runs in the installation's time zone, `_in_local_time`).
-    shifted = (
-        f"({expression} AT TIME ZONE current_setting('TimeZone') + {offset} * INTERVAL '1 day')"
-    )
+    shifted = _local_sql(expression, offset)
     return (
         f"""replace(to_char({shifted}, 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', '') """
         f"|| to_char({expression}, 'TZH:TZM')"
@@ -254,6 +217,37 @@ def table_copy_sql(table: Table, *, up_to_id: int, pseudonym: str, offset: str, 
         f"COPY (SELECT {cells} FROM {table.source}{join} "  # noqa: S608 - SQL of study.tables
         f"WHERE ({table.where}) AND t.id <= {int(up_to_id)} ORDER BY t.id) "
         "TO STDOUT WITH (FORMAT csv, HEADER)"
+    )
+
+
+def _sheet_value_sql(column: Column, expression: str, offset: str) -> str:
+    if column.type == "date":
+        return f"({expression} + {offset})"
+    if column.type == "datetime":
+        return _local_sql(expression, offset)
+    return expression
+
+
+def sheet_copy_sql(table: Table, *, up_to_id: int, pseudonym: str, offset: str, join: str) -> str:
+    """The COPY statement writing `table`'s rows as sheet XML, one `<row>` a line from row 2
+    on (`xlsx.sheet_sql`); the arguments are those of `table_copy_sql`. CSV with a quote and a
+    delimiter that XML cannot hold leaves the lines as they are, but for quoting those holding
+    a line break (`_copy_rows`)."""
+    values = ", ".join(
+        f"{_sheet_value_sql(column, _placed(expression, pseudonym, offset), offset)} AS v{index}"
+        for index, (column, expression) in enumerate(
+            zip(table.columns, table.expressions(), strict=True)
+        )
+    )
+    source = (
+        f"SELECT (row_number() OVER (ORDER BY t.id) + 1)::text AS n, "  # noqa: S608 - study.tables
+        f"t.id AS row_id, {values} FROM {table.source}{join} "
+        f"WHERE ({table.where}) AND t.id <= {int(up_to_id)} ORDER BY t.id"
+    )
+    return (
+        f"COPY ({xlsx.sheet_sql([column.type for column in table.columns], source)}) "
+        f"TO STDOUT WITH (FORMAT csv, QUOTE {xlsx.COPY_QUOTE_SQL}, "
+        f"DELIMITER {xlsx.COPY_DELIMITER_SQL})"
     )
 
 
@@ -330,6 +324,54 @@ def _copy_table(cursor, statement: str, member) -> int:
     return cursor.rowcount
 
 
+def _copy_rows(cursor, statement: str, member) -> int:
+    """Stream one COPY of sheet rows (`sheet_copy_sql`) into the zip member; returns the rows
+    written. A row holding a line break comes quoted: the quotes go."""
+    pending = bytearray()
+    with cursor.copy(statement) as copy:
+        for block in copy:
+            if block[0] == xlsx.COPY_QUOTE:
+                pending += block[1:-2]
+                pending += b"\n"
+            else:
+                pending += block
+            if len(pending) >= COPY_WRITE_BYTES:
+                member.write(pending)
+                pending.clear()
+    member.write(pending)
+    return cursor.rowcount
+
+
+def _copy_tables(
+    pseudonymiser: Pseudonymiser,
+    tables: _Tables,
+    statement_sql: Callable[..., str],
+    copy: Callable[[Any, Table, str], int],
+) -> dict[str, int]:
+    """Every table copied by PostgreSQL: `copy(cursor, table, statement)` runs the COPY of
+    `statement_sql` (`table_copy_sql`, `sheet_copy_sql`) and returns the rows written."""
+    rows = {}
+    connection.ensure_connection()
+    with (
+        connection.connection.cursor() as cursor,
+        _pseudonyms_in_sql(cursor, pseudonymiser) as (pseudonym, offset, join),
+    ):
+        for table in TABLES:
+            statement = statement_sql(
+                table,
+                up_to_id=tables.last_ids[table.name],
+                pseudonym=pseudonym,
+                offset=offset,
+                join=join,
+            )
+            with _in_local_time(cursor):
+                rows[table.name] = copy(cursor, table, statement)
+            # Told once per table: the progress callback may use the connection, which a
+            # running COPY holds.
+            tables.counter.add(rows[table.name])
+    return rows
+
+
 def _write_table_csv(member, table: Table, pseudonymiser: Pseudonymiser, tables: _Tables) -> int:
     before = tables.counter.done
     with io.TextIOWrapper(member, encoding="utf-8", newline="") as text:
@@ -349,27 +391,12 @@ def _write_tables_csv(archive, pseudonymiser: Pseudonymiser, tables: _Tables) ->
             with archive.open(f"{table.name}.csv", "w") as member:
                 rows[table.name] = _write_table_csv(member, table, pseudonymiser, tables)
         return rows
-    rows = {}
-    connection.ensure_connection()
-    with (
-        connection.connection.cursor() as cursor,
-        _pseudonyms_in_sql(cursor, pseudonymiser) as (pseudonym, offset, join),
-    ):
-        for table in TABLES:
-            with archive.open(f"{table.name}.csv", "w") as member:
-                statement = table_copy_sql(
-                    table,
-                    up_to_id=tables.last_ids[table.name],
-                    pseudonym=pseudonym,
-                    offset=offset,
-                    join=join,
-                )
-                with _in_local_time(cursor):
-                    rows[table.name] = _copy_table(cursor, statement, member)
-                # Told once per table: the progress callback may use the connection, which
-                # a running COPY holds.
-                tables.counter.add(rows[table.name])
-    return rows
+
+    def copy(cursor, table: Table, statement: str) -> int:
+        with archive.open(f"{table.name}.csv", "w") as member:
+            return _copy_table(cursor, statement, member)
+
+    return _copy_tables(pseudonymiser, tables, table_copy_sql, copy)
 
 
 def _write_csv(target: Path, pseudonymiser: Pseudonymiser, tables: _Tables) -> dict[str, int]:
@@ -387,34 +414,49 @@ def _write_csv(target: Path, pseudonymiser: Pseudonymiser, tables: _Tables) -> d
     return rows
 
 
-def _header(sheet, names) -> list[WriteOnlyCell]:
-    bold = Font(bold=True)
-    cells = []
-    for name in names:
-        cell = WriteOnlyCell(sheet, value=name)
-        cell.font = bold
-        cells.append(cell)
-    return cells
+def _sheet_rows(member, rows: Iterable[Sequence], types: Sequence[str]) -> None:
+    cells = xlsx.python_cells(types)
+    pending: list[str] = []
+    for number, row in enumerate(rows, start=2):
+        pending.append(xlsx.row_xml(number, cells, row))
+        if len(pending) == SHEET_ROWS_PER_WRITE:
+            member.write("".join(pending).encode())
+            pending.clear()
+    member.write("".join(pending).encode())
 
 
 def _write_xlsx(target: Path, pseudonymiser: Pseudonymiser, tables: _Tables) -> dict[str, int]:
-    rows: dict[str, int] = {}
-    workbook = Workbook(write_only=True)
-    for table in TABLES:
-        sheet = workbook.create_sheet(table.name)
-        sheet.freeze_panes = "A2"
-        sheet.append(_header(sheet, (column.name for column in table.columns)))
-        before = tables.counter.done
-        cells = [XLSX_CELLS[column.type] for column in table.columns]
-        for row in tables.rows(table, pseudonymiser):
-            sheet.append([cell(value) for cell, value in zip(cells, row, strict=True)])
-        rows[table.name] = tables.counter.done - before
-    sheet = workbook.create_sheet("dictionary")
-    sheet.freeze_panes = "A2"
-    sheet.append(_header(sheet, DICTIONARY_COLUMNS))
-    for entry in _dictionary_rows():
-        sheet.append([neutralise(value) for value in entry])
-    workbook.save(target)
+    with zipfile.ZipFile(
+        target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL
+    ) as archive:
+        workbook = xlsx.Workbook(archive, [*(table.name for table in TABLES), "dictionary"])
+
+        def sheet(table: Table):
+            return workbook.sheet(
+                [column.name for column in table.columns],
+                cells=tables.counts[table.name] * len(table.columns),
+            )
+
+        if copies_in_sql():
+
+            def copy(cursor, table: Table, statement: str) -> int:
+                with sheet(table) as member:
+                    return _copy_rows(cursor, statement, member)
+
+            rows = _copy_tables(pseudonymiser, tables, sheet_copy_sql, copy)
+        else:
+            rows = {}
+            for table in TABLES:
+                before = tables.counter.done
+                with sheet(table) as member:
+                    _sheet_rows(
+                        member,
+                        tables.rows(table, pseudonymiser),
+                        [column.type for column in table.columns],
+                    )
+                rows[table.name] = tables.counter.done - before
+        with workbook.sheet(DICTIONARY_COLUMNS) as member:
+            _sheet_rows(member, _dictionary_rows(), ["text"] * len(DICTIONARY_COLUMNS))
     return rows
 
 

@@ -23,7 +23,7 @@ from cases import services
 from cases.models import AdverseEvent, AuditEvent, DoseRegimen, Patient, Sample
 from study import export as export_module
 from study.columns import COLUMN_TYPES, Column, Table
-from study.export import FORMATS, csv_cell, write_export, xlsx_cell
+from study.export import FORMATS, csv_cell, write_export
 from study.pseudonym import Pseudonymiser
 from study.tables import TABLES
 from tests.factories import (
@@ -252,33 +252,29 @@ AWARE = datetime.datetime(2024, 2, 5, 9, 0, tzinfo=datetime.timezone(datetime.ti
 
 
 @pytest.mark.parametrize(
-    ("column_type", "value", "csv_text", "xlsx_value"),
+    ("column_type", "value", "csv_text"),
     [
-        ("decimal", Decimal("-2.50"), "-2.5", -2.5),
-        ("decimal", Decimal("2870.0000"), "2870", 2870),
-        ("decimal", Decimal("0.0010"), "0.001", 0.001),
-        ("integer", -3, "-3", -3),
-        ("boolean", False, "false", False),
-        ("date", datetime.date(2024, 1, 2), "2024-01-02", datetime.date(2024, 1, 2)),
-        ("datetime", AWARE, "2024-02-05T09:00:00+01:00", AWARE.replace(tzinfo=None)),
-        ("text", "-2", "'-2", "'-2"),
-        ("text", "+31 6 1234", "'+31 6 1234", "'+31 6 1234"),
-        ("text", "=1+1", "'=1+1", "'=1+1"),
-        ("text", "@SUM(A1)", "'@SUM(A1)", "'@SUM(A1)"),
-        ("text", "\tcmd", "'\tcmd", "'\tcmd"),
-        ("text", "a - b", "a - b", "a - b"),
-        # XML 1.0 cannot carry most control characters: dropped in XLSX only.
-        ("text", "bell\x07", "bell\x07", "bell"),
-        ("text", None, "", None),
-        ("decimal", None, "", None),
+        ("decimal", Decimal("-2.50"), "-2.5"),
+        ("decimal", Decimal("2870.0000"), "2870"),
+        ("decimal", Decimal("0.0010"), "0.001"),
+        ("integer", -3, "-3"),
+        ("boolean", False, "false"),
+        ("date", datetime.date(2024, 1, 2), "2024-01-02"),
+        ("datetime", AWARE, "2024-02-05T09:00:00+01:00"),
+        ("text", "-2", "'-2"),
+        ("text", "+31 6 1234", "'+31 6 1234"),
+        ("text", "=1+1", "'=1+1"),
+        ("text", "@SUM(A1)", "'@SUM(A1)"),
+        ("text", "\tcmd", "'\tcmd"),
+        ("text", "a - b", "a - b"),
+        # Dropped in XLSX only (tests/study/test_xlsx.py).
+        ("text", "bell\x07", "bell\x07"),
+        ("text", None, ""),
+        ("decimal", None, ""),
     ],
 )
-def test_cells_are_written_by_their_declared_type(column_type, value, csv_text, xlsx_value):
-    column = Column("c", column_type, "a column")
-    assert csv_cell(column, value) == csv_text
-    written = xlsx_cell(column, value)
-    assert written == xlsx_value
-    assert type(written) is type(xlsx_value)
+def test_cells_are_written_by_their_declared_type(column_type, value, csv_text):
+    assert csv_cell(Column("c", column_type, "a column"), value) == csv_text
 
 
 def test_json_is_the_cohort_format(cohort, tmp_path):
