@@ -1,15 +1,17 @@
 """Who sees which records: site membership and the roles of `cases.roles`.
 
-The roles and member sites are read together in one query and cached on the user object, which
-lives for one request (or one task): a page that scopes several querysets asks the database
-once, and a membership or group changed by anyone takes effect on the user's next request.
+The roles, member sites and permissions are read together in one query and cached on the user
+object, which lives for one request (or one task): a page that scopes several querysets and
+checks the role's permissions asks the database once, and a membership, group or permission
+changed by anyone takes effect on the user's next request.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from django.db.models import CharField, F, IntegerField, Value
+from django.contrib.auth.backends import ModelBackend
+from django.db import connection
 
 from cases.roles import ALL_SITES_ROLES, CLINICAL_ROLES
 
@@ -21,45 +23,90 @@ if TYPE_CHECKING:
     AnyUser = AbstractBaseUser | AnonymousUser
 
 
-def _resolve(user: AnyUser) -> tuple[frozenset[str], frozenset[int]]:
-    """The user's role names and member site ids, read in one query the first time a request
-    asks and kept on the user object, which lives for that one request (docs/access.md)."""
+class _Access(NamedTuple):
+    roles: frozenset[str]
+    site_ids: frozenset[int]
+    user_permissions: frozenset[str]
+    group_permissions: frozenset[str]
+
+
+# Read on every request, so a fixed statement rather than one the ORM builds anew each time
+# (building it costs about as much as running it). The tables are those of Django's auth app for
+# its default user model, and cases.SiteMembership's.
+_ACCESS_SQL = """
+SELECT 'role', g.name, NULL FROM auth_group g
+  JOIN auth_user_groups ug ON ug.group_id = g.id WHERE ug.user_id = %s
+UNION ALL
+SELECT 'site', NULL, m.site_id FROM cases_sitemembership m WHERE m.user_id = %s
+UNION ALL
+SELECT 'user', t.app_label || '.' || p.codename, NULL FROM auth_permission p
+  JOIN django_content_type t ON t.id = p.content_type_id
+  JOIN auth_user_user_permissions up ON up.permission_id = p.id WHERE up.user_id = %s
+UNION ALL
+SELECT 'group', t.app_label || '.' || p.codename, NULL FROM auth_permission p
+  JOIN django_content_type t ON t.id = p.content_type_id
+  JOIN auth_group_permissions gp ON gp.permission_id = p.id
+  JOIN auth_user_groups ug ON ug.group_id = gp.group_id WHERE ug.user_id = %s
+"""
+
+
+def _resolve(user: AnyUser) -> _Access:
+    """The user's role names, member site ids and permissions (`app_label.codename`, their own
+    and their groups'), read in one query the first time a request asks and kept on the user
+    object, which lives for that one request (docs/access.md)."""
     cached = getattr(user, "_tdm_access", None)
     if cached is None:
-        from django.contrib.auth.models import Group
+        with connection.cursor() as cursor:
+            cursor.execute(_ACCESS_SQL, [user.pk] * 4)
+            rows = cursor.fetchall()
 
-        from cases.models import SiteMembership
+        def names(kind: str) -> frozenset[str]:
+            return frozenset(name for found, name, _ in rows if found == kind)
 
-        role_rows = (
-            Group.objects.filter(user=user)
-            .annotate(role_name=F("name"), member_site=Value(None, output_field=IntegerField()))
-            .values_list("role_name", "member_site")
-        )
-        site_rows = (
-            SiteMembership.objects.filter(user=user)
-            .annotate(role_name=Value(None, output_field=CharField()), member_site=F("site_id"))
-            .values_list("role_name", "member_site")
-        )
-        rows = list(role_rows.union(site_rows, all=True))
-        cached = (
-            frozenset(role for role, _ in rows if role is not None),
-            frozenset(site for _, site in rows if site is not None),
+        cached = _Access(
+            roles=names("role"),
+            site_ids=frozenset(site for found, _, site in rows if found == "site"),
+            user_permissions=names("user"),
+            group_permissions=names("group"),
         )
         user._tdm_access = cached
     return cached
 
 
+class RoleModelBackend(ModelBackend):
+    """Django's model backend, the permissions of an active user read with their roles and
+    sites (`_resolve`) instead of in two queries of their own; a superuser's are all of them."""
+
+    def _reads_resolved(self, user_obj, obj) -> bool:
+        return (
+            user_obj.is_active
+            and not user_obj.is_anonymous
+            and not user_obj.is_superuser
+            and obj is None
+        )
+
+    def get_user_permissions(self, user_obj, obj=None):
+        if self._reads_resolved(user_obj, obj):
+            return set(_resolve(user_obj).user_permissions)
+        return super().get_user_permissions(user_obj, obj)
+
+    def get_group_permissions(self, user_obj, obj=None):
+        if self._reads_resolved(user_obj, obj):
+            return set(_resolve(user_obj).group_permissions)
+        return super().get_group_permissions(user_obj, obj)
+
+
 def user_roles(user: AnyUser) -> frozenset[str]:
     if not user.is_authenticated or not user.is_active:
         return frozenset()
-    return _resolve(user)[0]
+    return _resolve(user).roles
 
 
 def member_site_ids(user: AnyUser) -> frozenset[int]:
     """The sites the user works at (their memberships), whatever their role."""
     if not user.is_authenticated or not user.is_active:
         return frozenset()
-    return _resolve(user)[1]
+    return _resolve(user).site_ids
 
 
 def sees_all_sites(user: AnyUser) -> bool:

@@ -18,6 +18,11 @@ class RolePermissions(DjangoModelPermissions):
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
     }
 
+    def _queryset(self, view):
+        # Only its model names the permission: the scoped queryset is built once, by the view.
+        queryset = getattr(view, "queryset", None)
+        return queryset if queryset is not None else super()._queryset(view)
+
 
 class ViewPermission(RolePermissions):
     """Only the `view` permission, whatever the method: for actions whose service checks the
