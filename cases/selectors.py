@@ -97,17 +97,21 @@ def _dose_in_effect(treatment: OuterRef, today: datetime.date) -> Coalesce:
     return Coalesce(Subquery(dose), Value(Decimal(1)))
 
 
-def on_the_drug(rows: QuerySet[DueDate], *, today: datetime.date) -> QuerySet[DueDate]:
-    """The due dates of treatments on the drug `today`: not stopped, and not interrupted by the
-    live regimen in effect (docs/sampling-schedule.md §9: a sample then says nothing of the
-    dose). For reading a whole set (the reminder scan, the digest counts): the regimen in effect
-    is looked up once per treatment, not once per due date."""
-    taking_it = (
+def on_the_drug_treatments(*, today: datetime.date) -> QuerySet[Treatment]:
+    """The treatments on the drug `today`: not stopped, and not interrupted by the live regimen
+    in effect (docs/sampling-schedule.md §9: a sample then says nothing of the dose)."""
+    return (
         Treatment.objects.filter(Q(stop_date__isnull=True) | Q(stop_date__gt=today))
         .alias(dose_today=_dose_in_effect(OuterRef("pk"), today))
         .filter(dose_today__gt=0)
     )
-    return rows.filter(treatment__in=taking_it)
+
+
+def on_the_drug(rows: QuerySet[DueDate], *, today: datetime.date) -> QuerySet[DueDate]:
+    """The due dates of treatments on the drug `today` (`on_the_drug_treatments`). For reading a
+    whole set (the reminder scan, the digest counts): the regimen in effect is looked up once
+    per treatment, not once per due date."""
+    return rows.filter(treatment__in=on_the_drug_treatments(today=today))
 
 
 def on_the_drug_row_by_row(rows: QuerySet[DueDate], *, today: datetime.date) -> QuerySet[DueDate]:

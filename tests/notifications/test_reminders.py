@@ -3,6 +3,7 @@ twice, none while interrupted or stopped, none for a date before the treatment w
 eTDM; told in one digest per nurse and day, in the application and by e-mail."""
 
 import datetime
+import re
 import threading
 from collections import Counter
 from decimal import Decimal
@@ -453,3 +454,62 @@ def test_the_count_of_other_dates_reads_her_patients_and_the_unassigned_ones_of_
     digest = Notification.objects.get(recipient=staff["nurse_a"])
     assert "1 other due date is open for your patients: see the worklist." in digest.body
     assert not colleague.notifications.exists()
+
+
+@pytest.mark.django_db
+def test_the_count_of_other_dates_is_her_worklist_less_what_the_digest_lists(
+    register, staff, site_a
+):
+    """The digest counts each treatment's open dates from its latest past date alone; the
+    worklist finds the date still overdue among all past ones: both say the same."""
+    today = timezone.localdate()
+    day = datetime.timedelta(days=1)
+    # Registered at the start: its past dates were reminded of, the latest is still overdue.
+    register("a", "TDM-LONG", today - 300 * day)
+    # Entered today: its dates before registration are open, not reminded of.
+    register("a", "TDM-LATE", today - 330 * day, registered=today)
+    # Its latest past date (week 12, 20 days ago) is cleared by a sample drawn after its window.
+    sampled = register("a", "TDM-DRAWN", today - 104 * day)
+    services.sample_record(
+        actor=staff["nurse_a"],
+        treatment=sampled,
+        drawn_at=timezone.make_aware(datetime.datetime.combine(today - 10 * day, datetime.time(9))),
+        last_dose_at=timezone.make_aware(
+            datetime.datetime.combine(today - 11 * day, datetime.time(21))
+        ),
+        concentration=Decimal(3000),
+    )
+    interrupted = register("a", "TDM-PAUSE", today - 200 * day)
+    services.dose_regimen_create(
+        actor=staff["physician_a"],
+        treatment=interrupted,
+        effective_from=today - 30 * day,
+        daily_dose_mg=Decimal(0),
+        administrations_per_day=2,
+        reason="interruption",
+    )
+    stopped = register("a", "TDM-STOP", today - 150 * day)
+    services.treatment_stop(
+        actor=staff["physician_a"],
+        treatment=stopped,
+        stop_date=today - 5 * day,
+        reason="progression",
+    )
+    register("a", "TDM-NONE", today - 330 * day, nurse=False)
+    register("b", "TDM-OTHER", today - 300 * day)
+
+    notify.sample_reminders(today=today)
+
+    nurse = staff["nurse_a"]
+    digest = Notification.objects.get(recipient=nurse)
+    work = build_worklist(nurse)
+    open_dates = {
+        (row.treatment.pk, row.due_date)
+        for section in (work.overdue, work.before_registration, work.due_soon)
+        for row in section
+    }
+    listed = set(digest.reminders.values_list("treatment_id", "due_date"))
+    others = len(open_dates - listed)
+    told = re.search(r"^(\d+) other due dates? (is|are) open", digest.body, re.MULTILINE)
+    assert others >= 1
+    assert int(told.group(1)) == others
