@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from advice.engine.case_input import json_number
 from cases.models import DoseRegimen, Patient, Site
-from study.cohort import records
+from study.cohort import documents_sql, records
 from study.cohort.records import (
     FORMAT,
     WITHHELD,
@@ -169,6 +169,25 @@ def patient_json(patient: PatientRecord, pseudonymiser: Pseudonymiser) -> dict[s
     return written
 
 
+def _batch_documents(
+    batch: list[tuple[str, int, int]], pseudonymiser: Pseudonymiser
+) -> Iterator[str]:
+    """The documents of the batch's patients (pseudonym, id, offset) that still exist: a
+    patient deleted (by an admin) since the listing is left out, as an export takes a while."""
+    if documents_sql.writes_in_sql():
+        documents = list(documents_sql.patient_documents(batch))
+        in_python = [pk for pk, text in documents if text is None]
+    else:
+        documents = [(pk, None) for _, pk, _ in batch]
+        in_python = [pk for pk, _ in documents]
+    loaded = stored_patient_records(in_python) if in_python else {}
+    for pk, text in documents:
+        if text is not None:
+            yield text
+        elif pk in loaded:
+            yield dumps(patient_json(loaded[pk], pseudonymiser))
+
+
 def iter_cohort_json(
     *,
     pseudonymiser: Pseudonymiser,
@@ -190,9 +209,9 @@ def iter_cohort_json(
         f' "sites": {dumps(sites)},\n "patients": ['
     )
     # Ordered by the study number as exported: ordering pseudonyms by the real numbers would
-    # leak the order of enrolment. Only (pseudonym, id) pairs are held for the whole cohort.
+    # leak the order of enrolment. Only (pseudonym, id, date offset) are held for the whole cohort.
     order = sorted(
-        (pseudonymiser.study_number(study_number), pk)
+        (pseudonymiser.study_number(study_number), pk, pseudonymiser.offset_days(study_number))
         for pk, study_number in Patient.objects.values_list("pk", "study_number")
     )
     total = len(order)
@@ -202,15 +221,9 @@ def iter_cohort_json(
     # Looked up on its module at each call, so that a test can make the batches small.
     batch_size = records.BATCH_SIZE
     for start in range(0, total, batch_size):
-        batch = [pk for _, pk in order[start : start + batch_size]]
-        loaded = stored_patient_records(batch)
-        for pk in batch:
-            patient = loaded.get(pk)
-            if patient is None:
-                # Deleted (by an admin) since the listing: an export takes a while.
-                continue
-            document = patient_json(patient, pseudonymiser)
-            yield ("\n  " if written == 0 else ",\n  ") + dumps(document)
+        batch = order[start : start + batch_size]
+        for text in _batch_documents(batch, pseudonymiser):
+            yield ("\n  " if written == 0 else ",\n  ") + text
             written += 1
         if progress is not None:
             progress(written, total)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.apps import apps
-from django.db import transaction
+from django.db import connection, transaction
 
 from advice.models import Advice
 from cases.models import Patient, Sample
@@ -176,9 +176,12 @@ def test_the_export_streams_in_batches_with_a_fixed_number_of_queries(
     monkeypatch.setattr(records, "BATCH_SIZE", 2)
     progress: list[tuple[int, int]] = []
 
-    # Sites and the patient list, then 6 per batch (patients with sites, treatments with drugs,
-    # regimens, samples, adverse events, decided advice) however many patients a batch holds.
-    with django_assert_num_queries(2 + 6 * 2):
+    # Sites and the patient list, then a fixed number per batch however many patients it holds:
+    # on PostgreSQL the documents built by one query (with the session's time zone read, set and
+    # restored around it), elsewhere 6 (patients with sites, treatments with drugs, regimens,
+    # samples, adverse events, decided advice).
+    per_batch = 4 if connection.vendor == "postgresql" else 6
+    with django_assert_num_queries(2 + per_batch * 2):
         chunks = list(
             iter_cohort_json(pseudonymiser=INTERNAL, progress=lambda *p: progress.append(p))
         )
