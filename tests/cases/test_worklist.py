@@ -20,9 +20,9 @@ from tests.factories import DoseRegimenFactory, PatientFactory, SampleFactory, T
 
 pytestmark = pytest.mark.django_db
 
-# Session, user, roles and sites, two permission reads, unread count, the site, nurse and drug
+# Session, user, roles with sites and permissions, unread count, the site, nurse and drug
 # choices, and the worklist's own: a count and a page for each of its four sections.
-QUERY_BUDGET = 17
+QUERY_BUDGET = 15
 
 
 def days_ago(days: int) -> datetime.date:
