@@ -333,7 +333,7 @@ def test_the_command_exits_2_with_every_error_and_writes_nothing(tmp_path):
     assert row_counts() == counts
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_a_patient_registered_while_the_file_is_imported_undoes_all_of_it(monkeypatch):
     """The checks read the database before anything is written; a patient registered in
     between (by hand, or by a second import of the same file) stops the whole import."""
