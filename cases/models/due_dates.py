@@ -37,7 +37,17 @@ class DueDate(SiteScopedModel):
         constraints = [
             models.UniqueConstraint(fields=["treatment", "date"], name="one_due_date_per_day"),
         ]
-        indexes = [models.Index(fields=["date"])]
+        indexes = [
+            models.Index(fields=["date"]),
+            # The worklist's overdue section and the reminder scan read the open dates before a
+            # day: most past dates are fulfilled, and reading them in date order through the
+            # index above visits every one of them (0.9 s at 120 000 treatments).
+            models.Index(
+                fields=["date"],
+                condition=models.Q(fulfilled_by__isnull=True),
+                name="due_date_open_by_date",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} sample of treatment {self.treatment_id} due {self.date:%Y-%m-%d}"
