@@ -50,30 +50,10 @@ def site_of(instance: models.Model) -> Site | None:
     return target
 
 
-def record(
-    *,
-    actor: Any,
-    action: str,
-    instance: models.Model | None = None,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-    site: Site | None = None,
-    detail: str = "",
-    actor_username: str = "",
-) -> AuditEvent:
-    """Append one audit event. `after` defaults to a snapshot of the instance."""
-    return AuditEvent.objects.create(
-        **event_columns(
-            actor=actor,
-            action=action,
-            instance=instance,
-            before=before,
-            after=after,
-            site=site,
-            detail=detail,
-            actor_username=actor_username,
-        )
-    )
+def record(**fields: Any) -> AuditEvent:
+    """Append one audit event (the fields of `event_columns`); `after` defaults to a snapshot
+    of the instance."""
+    return AuditEvent.objects.create(**event_columns(**fields))
 
 
 def event_columns(
