@@ -145,6 +145,35 @@ def treatment_create(
     return treatment
 
 
+def regimen_build(
+    *,
+    actor: AbstractBaseUser | None,
+    treatment: Treatment,
+    effective_from: datetime.date,
+    daily_dose_mg: Decimal,
+    administrations_per_day: int,
+    reason: str,
+    off_label_reason: str = "",
+    status: str = DoseRegimen.Status.ACTIVE,
+    status_reason: str = "",
+) -> DoseRegimen:
+    """The unsaved regimen a dose is stored as, split in tablets (also a cohort import's)."""
+    split = clinical.split_daily_dose(treatment.drug, daily_dose_mg, administrations_per_day)
+    return DoseRegimen(
+        status=status,
+        status_reason=status_reason,
+        treatment=treatment,
+        effective_from=effective_from,
+        daily_dose_mg=daily_dose_mg,
+        administrations_per_day=administrations_per_day,
+        split_mg=[json_number(part) for part in split.parts_mg],
+        reason=reason,
+        off_label=bool(off_label_reason),
+        off_label_reason=off_label_reason,
+        created_by=actor,
+    )
+
+
 def _regimen_insert(
     *,
     actor: AbstractBaseUser | None,
@@ -157,19 +186,16 @@ def _regimen_insert(
     status: str = DoseRegimen.Status.ACTIVE,
     status_reason: str = "",
 ) -> DoseRegimen:
-    split = clinical.split_daily_dose(treatment.drug, daily_dose_mg, administrations_per_day)
-    regimen = DoseRegimen(
-        status=status,
-        status_reason=status_reason,
+    regimen = regimen_build(
+        actor=actor,
         treatment=treatment,
         effective_from=effective_from,
         daily_dose_mg=daily_dose_mg,
         administrations_per_day=administrations_per_day,
-        split_mg=[json_number(part) for part in split.parts_mg],
         reason=reason,
-        off_label=bool(off_label_reason),
         off_label_reason=off_label_reason,
-        created_by=actor,
+        status=status,
+        status_reason=status_reason,
     )
     full_clean(regimen, exclude=["treatment"])
     try:

@@ -45,6 +45,7 @@ from cases.models import (
     Treatment,
 )
 from cases.services.due_dates import horizon_for, stored_schedule
+from cases.services.treatments import regimen_build
 from study.cohort.exporter import by_start
 from study.cohort.records import (
     NOT_STATED,
@@ -86,8 +87,12 @@ class CohortWriter:
     # Rows and audit events ----------------------------------------------------------------
 
     def _new(self, model: type[models.Model], **values: Any) -> Any:
-        """An unsaved record with its primary key, stamped as saving it now would."""
-        instance = model(id=self.ids.next(model), **values)
+        return self._add(model(**values))
+
+    def _add(self, instance: Any) -> Any:
+        """The unsaved record with its primary key, stamped as saving it now would."""
+        model = type(instance)
+        instance.id = self.ids.next(model)
         for column in model._meta.concrete_fields:
             if getattr(column, "auto_now", False) or getattr(column, "auto_now_add", False):
                 setattr(instance, column.attname, self.now)
@@ -98,7 +103,9 @@ class CohortWriter:
         self, *, action: str, instance: models.Model, computed: bool = False, **fields: Any
     ) -> None:
         """The event the service would record; `computed` for advice the system computes on
-        its own (the services record it without an actor, whoever imports)."""
+        its own (the services record it as the system's, whoever imports)."""
+        if computed:
+            fields["actor_username"] = "system"
         columns = audit.event_columns(
             actor=None if computed else self.actor, action=action, instance=instance, **fields
         )
@@ -171,22 +178,18 @@ class CohortWriter:
                 open_advice.clear()
 
     def _regimen(self, treatment: Treatment, dose: DoseRecord) -> None:
-        split = clinical.split_daily_dose(
-            treatment.drug, dose.daily_dose_mg, dose.administrations_per_day
-        )
-        regimen = self._new(
-            DoseRegimen,
-            status=dose.status,
-            status_reason=dose.status_reason.strip()[:200],
-            treatment=treatment,
-            effective_from=dose.effective_from,
-            daily_dose_mg=dose.daily_dose_mg,
-            administrations_per_day=dose.administrations_per_day,
-            split_mg=[json_number(part) for part in split.parts_mg],
-            reason=dose.reason,
-            off_label=bool(dose.off_label_reason),
-            off_label_reason=dose.off_label_reason,
-            created_by=self.actor,
+        regimen = self._add(
+            regimen_build(
+                actor=self.actor,
+                treatment=treatment,
+                effective_from=dose.effective_from,
+                daily_dose_mg=dose.daily_dose_mg,
+                administrations_per_day=dose.administrations_per_day,
+                reason=dose.reason,
+                off_label_reason=dose.off_label_reason,
+                status=dose.status,
+                status_reason=dose.status_reason.strip()[:200],
+            )
         )
         treatment._prefetched_objects_cache["regimens"].append(regimen)
         self._audit(action=AuditEvent.Action.CREATE, instance=regimen)
@@ -252,7 +255,6 @@ class CohortWriter:
                 instance=advice,
                 detail=f"toxicity advice {advice.action} on adverse event {event.pk}",
                 computed=True,
-                actor_username="system",
             )
         return event
 
@@ -320,7 +322,6 @@ class CohortWriter:
                 before=before,
                 detail=f"superseded by advice {advice.pk} on a newer result",
                 computed=True,
-                actor_username="system",
             )
         open_advice[:] = [advice]
         self._audit(
@@ -328,7 +329,6 @@ class CohortWriter:
             instance=advice,
             detail=f"advice {advice.action} computed from sample {sample.pk}",
             computed=True,
-            actor_username="system",
         )
         return advice
 
