@@ -8,18 +8,20 @@ SQL: what is open today is a query, never a loop over treatments.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, overload
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from cases import access, clinical, roles, schedule
 from cases.models import DoseRegimen, DueDate, ExtraDueDate, Sample, SiteMembership, Treatment
+from cases.models.due_dates import CurrentOn
 
 
 def registered_on(treatment: Treatment) -> datetime.date:
@@ -133,15 +135,12 @@ def registered(rows: QuerySet[DueDate]) -> QuerySet[DueDate]:
 def still_overdue(today: datetime.date) -> Q:
     """The due date each treatment still has to act on (`schedule.still_overdue`): its latest
     one before today, with no counted sample drawn since that date's window opened."""
-    later = DueDate.objects.filter(
-        treatment=OuterRef("treatment"), date__gt=OuterRef("date"), date__lt=today
-    )
     sampled = Sample.objects.filter(
         treatment=OuterRef("treatment"),
         status__in=COUNTED,
         drawn_at__date__gte=OuterRef("window_opens"),
     )
-    return Q(date__lt=today, fulfilled_by__isnull=True) & ~Exists(later) & ~Exists(sampled)
+    return Q(CurrentOn(today), fulfilled_by__isnull=True) & ~Exists(sampled)
 
 
 def coming(today: datetime.date, until: datetime.date) -> Q:
@@ -177,14 +176,21 @@ class Section:
     """One list of the worklist, read a page at a time: `len()` (and `count()`, for a
     Paginator) is its total, one query; a slice reads only its rows, one query."""
 
-    def __init__(self, rows: QuerySet, make: Callable[[Any], object]) -> None:
+    def __init__(
+        self,
+        rows: QuerySet,
+        make: Callable[[Any], object],
+        *,
+        count: Callable[[], int] | None = None,
+    ) -> None:
         self._rows = rows
         self._make = make
+        self._counter = count or rows.count
         self._count: int | None = None
 
     def count(self) -> int:
         if self._count is None:
-            self._count = self._rows.count()
+            self._count = self._counter()
         return self._count
 
     def __len__(self) -> int:
@@ -312,8 +318,18 @@ def build_worklist(
             today,
         )
 
-    def section(chosen: QuerySet[DueDate]) -> Section:
-        return Section(chosen.annotate(reason=Subquery(reason)).order_by(*order), due_row)
+    def section(chosen: QuerySet[DueDate], count: Callable[[], int] | None = None) -> Section:
+        return Section(
+            chosen.annotate(reason=Subquery(reason)).order_by(*order), due_row, count=count
+        )
+
+    # The two sections of the dates still overdue are counted in one pass over them.
+    @functools.cache
+    def missed_counts() -> dict[str, int]:
+        return missed.annotate(registered_day=F("registered_on")).aggregate(
+            overdue=Count("pk", filter=Q(date__gte=F("registered_day"))),
+            before_registration=Count("pk", filter=Q(date__lt=F("registered_day"))),
+        )
 
     awaiting = (
         Sample.objects.visible_to(user)
@@ -328,8 +344,13 @@ def build_worklist(
     if nurse is not None:
         awaiting = awaiting.filter(patients_of_nurse(nurse))
     return Worklist(
-        overdue=section(missed.filter(date__gte=F("registered_on"))),
-        before_registration=section(missed.filter(date__lt=F("registered_on"))),
+        overdue=section(
+            missed.filter(date__gte=F("registered_on")), lambda: missed_counts()["overdue"]
+        ),
+        before_registration=section(
+            missed.filter(date__lt=F("registered_on")),
+            lambda: missed_counts()["before_registration"],
+        ),
         due_soon=section(
             rows.filter(coming(today, today + datetime.timedelta(days=window_days)))
             if window_days

@@ -52,6 +52,8 @@ def stored_schedule(treatment: Treatment, *, until: datetime.date) -> list[DueDa
         [(sample.pk, timezone.localdate(sample.drawn_at)) for sample in treatment.counted_samples],
     )
     window = datetime.timedelta(days=schedule.FULFILMENT_WINDOW_DAYS)
+    # Each date's next one; the last has none stored (and `zip` stops at the shorter).
+    next_days: list[datetime.date | None] = [*(entry.date for entry in due[1:]), None]
     return [
         DueDate(
             treatment_id=treatment.pk,
@@ -59,9 +61,21 @@ def stored_schedule(treatment: Treatment, *, until: datetime.date) -> list[DueDa
             kind=entry.kind,
             window_opens=entry.date - window,
             fulfilled_by_id=fulfilled_by.get(entry.date),
+            current_until=current_until(next_day, treatment.stop_date),
         )
-        for entry in due
+        for entry, next_day in zip(due, next_days, strict=False)
     ]
+
+
+def current_until(
+    next_day: datetime.date | None, stop_date: datetime.date | None
+) -> datetime.date | None:
+    """`DueDate.current_until` of a date followed by `next_day` (None: none stored) in a
+    treatment stopped on `stop_date` (None: not stopped)."""
+    eve = stop_date - datetime.timedelta(days=1) if stop_date is not None else None
+    if next_day is None or eve is None:
+        return next_day or eve
+    return min(next_day, eve)
 
 
 def horizon_for(treatment: Treatment, *, today: datetime.date) -> datetime.date:
@@ -83,11 +97,11 @@ def _store(treatments: Sequence[Treatment], *, today: datetime.date) -> int:
         for row in stored_schedule(treatment, until=horizons[treatment.pk])
     }
     stale = []
-    for pk, treatment_id, date, kind, fulfilled_by_id in DueDate.objects.filter(
-        treatment_id__in=ids
-    ).values_list("pk", "treatment_id", "date", "kind", "fulfilled_by_id"):
+    for pk, treatment_id, date, *stored in DueDate.objects.filter(treatment_id__in=ids).values_list(
+        "pk", "treatment_id", "date", "kind", "fulfilled_by_id", "current_until"
+    ):
         row = wanted.get((treatment_id, date))
-        if row is not None and (row.kind, row.fulfilled_by_id) == (kind, fulfilled_by_id):
+        if row is not None and [row.kind, row.fulfilled_by_id, row.current_until] == stored:
             del wanted[(treatment_id, date)]
         else:
             stale.append(pk)

@@ -9,12 +9,13 @@ import importlib
 import io
 import json
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -41,6 +42,11 @@ def at_nine(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(9)))
 
 
+def today_so_far() -> datetime.datetime:
+    """Nine this morning, or now if it is not nine yet: a draw time today, never ahead."""
+    return min(at_nine(today()), timezone.now())
+
+
 def stored_rows(treatment: Treatment) -> list[tuple[datetime.date, str, int | None]]:
     return list(
         DueDate.objects.filter(treatment=treatment)
@@ -62,6 +68,29 @@ def assert_stored_is_pure(treatment: Treatment) -> None:
     assert all(
         row.window_opens == row.date - 7 * DAY for row in DueDate.objects.filter(treatment=reloaded)
     )
+    assert current_untils(reloaded) == expected_current_untils(
+        [row["date"] for row in pure], reloaded.stop_date
+    )
+
+
+def current_untils(treatment: Treatment) -> list[datetime.date | None]:
+    return list(
+        DueDate.objects.filter(treatment=treatment)
+        .order_by("date")
+        .values_list("current_until", flat=True)
+    )
+
+
+def expected_current_untils(
+    dates: list[datetime.date], stop: datetime.date | None
+) -> list[datetime.date | None]:
+    """Each date is its treatment's current one up to the next date's day, and never on or
+    after the stop day."""
+    last_on_drug = stop - DAY if stop is not None else None
+    return [
+        min(filter(None, (next_day, last_on_drug)), default=None)
+        for next_day in [*dates[1:], None][: len(dates)]
+    ]
 
 
 def register(staff, study_number: str, start: datetime.date) -> Treatment:
@@ -156,7 +185,7 @@ def run(write: tuple, treatment: Treatment, staff) -> None:
         index, days = args
         sample = _pick(samples, index)
         if sample is not None:
-            drawn_at = min(sample.drawn_at + days * DAY, at_nine(today()))
+            drawn_at = min(sample.drawn_at + days * DAY, today_so_far())
             services.sample_correct(
                 actor=nurse,
                 sample=sample,
@@ -249,7 +278,7 @@ def test_a_sample_fulfils_the_due_date_it_was_drawn_for_until_corrected_or_cance
     first = sample_on(10)
     assert stored_rows(treatment)[0] == (due, "regular", first.pk)
     services.sample_correct(
-        actor=staff["nurse_a"], sample=first, reason="wrong day", drawn_at=at_nine(today())
+        actor=staff["nurse_a"], sample=first, reason="wrong day", drawn_at=today_so_far()
     )
     assert stored_rows(treatment)[0] == (due, "regular", None)
     second = sample_on(11)
@@ -318,9 +347,11 @@ def test_the_migration_fills_the_due_dates_of_existing_treatments(staff):
     expected = stored_rows(treatment)
     DueDate.objects.all().delete()
     DueDateHorizon.objects.all().delete()
-    migration = importlib.import_module("cases.migrations.0005_stored_due_dates")
-
-    migration.store_due_dates(apps, None)
+    importlib.import_module("cases.migrations.0005_stored_due_dates").store_due_dates(apps, None)
+    # The later migration that added `current_until` fills it in from the stored rows.
+    importlib.import_module("cases.migrations.0008_due_date_current_until").fill_current_until(
+        apps, SimpleNamespace(connection=connection)
+    )
 
     assert stored_rows(treatment) == expected
     assert expected[0][2] is not None
