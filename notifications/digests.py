@@ -4,8 +4,8 @@ worklist.
 
 Built from rows, not model instances: the reminders of a scan are read once with what the text
 needs, the counts are aggregated by the database, and the digests are written with one
-statement, so a scan's cost follows the reminders it writes and the treatments of the nurses it
-tells, not their history.
+statement, so a scan's cost follows the reminders it writes and the dates open today, not the
+cohort or its history.
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, When
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from cases import roles, schedule, selectors
-from cases.models import DueDate, Sample, Treatment
+from cases.models import DueDate
 from notifications.models import Notification, Reminder
 from tdm_site.background import queue_on_commit
 
@@ -183,43 +182,19 @@ def _until(today: datetime.date) -> datetime.date:
     return today + datetime.timedelta(days=schedule.UPCOMING_LEAD_DAYS)
 
 
-def _open_rows(
-    treatments: QuerySet[Treatment], *, today: datetime.date
-) -> tuple[QuerySet[DueDate], QuerySet[Treatment]]:
-    """What is open today (`selectors.open_due_dates`) of `treatments`, all on the drug: their
-    coming due dates, and those of them with a date still overdue, as `overdue_date`.
+def _open_rows(whose: Q, *, today: datetime.date) -> tuple[QuerySet[DueDate], QuerySet[DueDate]]:
+    """What is open today (`selectors.open_due_dates`) of the treatments `whose` selects among
+    the due dates: their coming due dates, and their dates still overdue.
 
-    A treatment's date still overdue can only be its latest past one, and only while that is
-    unfulfilled and no counted sample was drawn since its window opened: one index probe per
-    treatment, so the rows read do not grow with how long the treatments have run.
+    Both are found through the indexes of the open dates (the coming days', and the dates
+    current today), so the rows read grow with what is open today, not with the treatments
+    told or how long they have run; the regimen in effect is probed only for those.
     """
-    coming = DueDate.objects.filter(
-        selectors.coming(today, _until(today)), treatment__in=treatments
+    rows = selectors.on_the_drug_row_by_row(DueDate.objects.filter(whose), today=today)
+    return (
+        rows.filter(selectors.coming(today, _until(today))),
+        rows.filter(selectors.still_overdue(today)),
     )
-
-    def of_latest_past_if_unfulfilled(field: str) -> Subquery:
-        return Subquery(
-            DueDate.objects.filter(treatment=OuterRef("pk"), date__lt=today)
-            .order_by("-date")
-            .annotate(value=Case(When(fulfilled_by__isnull=True, then=F(field))))
-            .values("value")[:1]
-        )
-
-    # The last draw rather than a search for one since the window opened: a probe per
-    # treatment, which the planner cannot turn into a scan of every sample.
-    last_drawn = Subquery(
-        Sample.objects.filter(treatment=OuterRef("pk"), status__in=selectors.COUNTED)
-        .order_by("-drawn_at")
-        .values("drawn_at")[:1]
-    )
-    overdue = (
-        treatments.annotate(window_opens=of_latest_past_if_unfulfilled("window_opens"))
-        .filter(window_opens__isnull=False)
-        .annotate(last_drawn=TruncDate(last_drawn))
-        .filter(Q(last_drawn__isnull=True) | Q(last_drawn__lt=F("window_opens")))
-        .annotate(overdue_date=of_latest_past_if_unfulfilled("date"))
-    )
-    return coming, overdue
 
 
 def _open_counts(
@@ -230,31 +205,25 @@ def _open_counts(
     nurse, site) in one query. Only her own patients are read, and at her sites those whom no
     active nurse is responsible for."""
     sites = {site_id for site_id, ids in site_nurses.items() if set(ids) & set(nurses)}
-    treatments = selectors.on_the_drug_treatments(today=today).filter(
-        Q(patient__responsible_nurse_id__in=nurses)
+    coming, overdue = _open_rows(
+        Q(**{f"{PATIENT}responsible_nurse_id__in": nurses})
         | (
-            Q(patient__site_id__in=sites)
+            Q(**{f"{PATIENT}site_id__in": sites})
             & (
-                Q(patient__responsible_nurse__isnull=True)
-                | Q(patient__responsible_nurse__is_active=False)
+                Q(**{f"{PATIENT}responsible_nurse__isnull": True})
+                | Q(**{f"{PATIENT}responsible_nurse__is_active": False})
             )
-        )
+        ),
+        today=today,
     )
-    coming, overdue = _open_rows(treatments, today=today)
     counts: dict[int, int] = defaultdict(int)
     rows = coming.values_list(*TOLD_KEYS).annotate(number=Count("pk")).order_by()
     for nurse_id, active, site_id, number in rows.union(
-        overdue.values_list(*_of_treatment(TOLD_KEYS)).annotate(number=Count("pk")).order_by(),
-        all=True,
+        overdue.values_list(*TOLD_KEYS).annotate(number=Count("pk")).order_by(), all=True
     ):
         for recipient in _told(nurse_id, active, site_id, site_nurses):
             counts[recipient] += number
     return counts
-
-
-def _of_treatment(paths: tuple[str, ...]) -> tuple[str, ...]:
-    """Field paths from a due date's treatment, for a query of treatments."""
-    return tuple(path.removeprefix("treatment__") for path in paths)
 
 
 def _open_listed(
@@ -262,15 +231,20 @@ def _open_listed(
 ) -> dict[int, set[tuple[int, datetime.date]]]:
     """The open due dates of the treatments the digests list, as (treatment id, date) of each
     nurse told of them, in one query: a listed date open for her is not counted again."""
-    treatments = selectors.on_the_drug_treatments(today=today).filter(
-        pk__in=Reminder.objects.filter(notifications__in=digest_ids).values("treatment_id")
+    coming, overdue = _open_rows(
+        Q(
+            treatment_id__in=Reminder.objects.filter(notifications__in=digest_ids).values(
+                "treatment_id"
+            )
+        ),
+        today=today,
     )
-    coming, overdue = _open_rows(treatments, today=today)
-    rows = coming.values_list("treatment_id", "date", *TOLD_KEYS).order_by()
+    fields = ("treatment_id", "date", *TOLD_KEYS)
     open_of: dict[int, set[tuple[int, datetime.date]]] = defaultdict(set)
-    for treatment_id, date, nurse_id, active, site_id in rows.union(
-        overdue.values_list("pk", "overdue_date", *_of_treatment(TOLD_KEYS)).order_by(),
-        all=True,
+    for treatment_id, date, nurse_id, active, site_id in (
+        coming.values_list(*fields)
+        .order_by()
+        .union(overdue.values_list(*fields).order_by(), all=True)
     ):
         for recipient in _told(nurse_id, active, site_id, site_nurses):
             open_of[recipient].add((treatment_id, date))
