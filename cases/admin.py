@@ -1,4 +1,5 @@
-"""Django admin for reference data: drugs (versioned), sites, memberships, the audit trail.
+"""Django admin for reference data: drugs (versioned), sites, memberships, the audit trail;
+users and sites in `cases.user_admin`.
 
 Clinical records are not edited here: they change only through the services, which validate
 and audit every write.
@@ -6,7 +7,6 @@ and audit every write.
 
 from django import forms
 from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
@@ -14,7 +14,8 @@ from advice.engine.catalogue import CatalogueError, parse_drug_row
 from cases import services
 from cases.errors import StateConflict
 from cases.forms import apply_errors
-from cases.models import AuditEvent, Drug, DrugVersion, Sample, Site, SiteMembership, Treatment
+from cases.models import AuditEvent, Drug, DrugVersion, Sample, Site, Treatment
+from cases.user_admin import SiteAdmin, TdmUserAdmin
 
 
 class DrugAdminForm(forms.ModelForm):
@@ -69,22 +70,6 @@ class DrugAdmin(admin.ModelAdmin):
         return False
 
 
-class SiteMembershipInline(admin.TabularInline):
-    model = SiteMembership
-    extra = 1
-    autocomplete_fields = ["user"]
-
-
-@admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
-    list_display = ["code", "name"]
-    search_fields = ["code", "name"]
-    inlines = [SiteMembershipInline]
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
     list_display = ["at", "actor_username", "action", "model", "object_id", "object_repr", "site"]
@@ -105,20 +90,9 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
 
-class UserSiteMembershipInline(admin.TabularInline):
-    model = SiteMembership
-    extra = 1
-    fk_name = "user"
-
-
 admin.site.unregister(User)
-
-
-@admin.register(User)
-class TdmUserAdmin(UserAdmin):
-    """Users with their sites; roles are the groups of `cases.roles`."""
-
-    inlines = [UserSiteMembershipInline]
+admin.site.register(User, TdmUserAdmin)
+admin.site.register(Site, SiteAdmin)
 
 
 class SampleAdminForm(forms.ModelForm):

@@ -42,6 +42,8 @@ class AuditEvent(models.Model):
         ACCEPT = "accept"
         REJECT = "reject"
         EXPORT = "export"
+        # An action the user's rights do not allow, tried anyway (e.g. granting superuser).
+        REFUSED = "refused"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
