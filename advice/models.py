@@ -159,3 +159,34 @@ class Advice(SiteScopedModel, TimestampedModel):
 # The states in which advice still waits for its decision (its report is re-rendered, a newer
 # result supersedes it, a cancelled sample withdraws it).
 OPEN_STATES = (Advice.State.DRAFT, Advice.State.RELEASED)
+
+
+class SigningLock(models.Model):
+    """A user's signing locked after repeated wrong signature passwords (docs/workflow.md §3),
+    until an administrator unlocks it; at most one open lock per user."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signing_locks"
+    )
+    locked_at = models.DateTimeField(auto_now_add=True)
+    unlocked_at = models.DateTimeField(null=True, blank=True)
+    unlocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(unlocked_at__isnull=True),
+                name="one_open_signing_lock_per_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "open" if self.unlocked_at is None else f"unlocked {self.unlocked_at:%Y-%m-%d}"
+        return f"signing of {self.user} locked {self.locked_at:%Y-%m-%d %H:%M} ({state})"

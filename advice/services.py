@@ -24,7 +24,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from advice import inputs as advice_inputs
-from advice import signals
+from advice import signals, signing
 from advice.engine.case import AdviceResult
 from advice.engine.case_input import advice_to_json, json_number, toxicity_advice_to_json
 from advice.engine.codes import DISCONTINUE, INTERRUPT, INTERRUPT_THEN_REDUCE
@@ -437,10 +437,10 @@ def advice_withdraw(*, actor: AbstractBaseUser, advice: Advice, reason: str) -> 
 
 def _check_signature(actor: AbstractBaseUser, password: str, advice: Advice) -> None:
     _require(actor, "advice.sign_advice", advice)
-    if not password or not actor.check_password(password):
-        raise ValidationError({"password": ["The password is not correct."]})
+    signing.check(actor, password)
 
 
+@signing.signed
 @transaction.atomic
 def advice_accept(
     *,
@@ -640,6 +640,7 @@ def _prescribe(
     advice.save(update_fields=["dose_regimen", "updated_at"])
 
 
+@signing.signed
 @transaction.atomic
 def advice_reject(*, actor: AbstractBaseUser, advice: Advice, password: str, reason: str) -> Advice:
     """The physician rejects released advice with a reason and an electronic signature."""

@@ -19,3 +19,6 @@ advice_signed = Signal()
 advice_superseded = Signal()
 # A user opened the advice page (`reader=<User>`): what they were notified of is now seen.
 advice_opened = Signal()
+# A user's signing was locked after repeated wrong signature passwords (`lock=<SigningLock>`,
+# `advice=<Advice>` the last attempt was for): the administrators are told.
+signing_locked = Signal()

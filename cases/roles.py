@@ -95,6 +95,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.add_user",
         "auth.change_user",
         "auth.view_group",
+        "advice.view_signinglock",
+        "advice.change_signinglock",
     ],
 }
 

@@ -58,6 +58,7 @@ class Notification(models.Model):
         ADVICE_RELEASED = "advice_released", "advice to sign"
         ADVICE_UNSIGNED = "advice_unsigned", "advice still unsigned"
         ADVICE_SUPERSEDED = "advice_superseded", "advice superseded: do not sign"
+        SIGNING_LOCKED = "signing_locked", "signing locked"
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"

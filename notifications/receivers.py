@@ -49,6 +49,11 @@ def notify_physicians_of_superseded_advice(sender, advice, replacement, reason, 
         queue_on_commit(tasks.email_notifications)
 
 
+@receiver(signals.signing_locked)
+def tell_the_administrators(sender, lock, advice, **kwargs) -> None:
+    services.signing_locked(lock)
+
+
 @receiver(signals.advice_opened)
 def mark_read(sender, advice, reader, **kwargs) -> None:
     """Having opened the advice, the reader has seen what its notifications were about."""

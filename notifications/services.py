@@ -23,7 +23,8 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from advice.models import Advice
+from advice import signing
+from advice.models import Advice, SigningLock
 from cases import roles, schedule, selectors
 from cases.models import DueDate
 from notifications import digests
@@ -79,6 +80,33 @@ def advice_released(advice: Advice) -> None:
             link=reverse("advice-detail", args=[advice.pk]),
         )
         for physician in _physicians_for(advice)
+    )
+
+
+def signing_locked(lock: SigningLock) -> None:
+    """Tell the administrators at once that a user's signing is locked (21 CFR Part 11
+    §11.300(d)): they unlock it, or look into who tried."""
+    user = lock.user
+    name = user.get_full_name() or user.get_username()
+    administrators = (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__name=roles.ADMIN))
+    )
+    _create(
+        Notification(
+            recipient=administrator,
+            kind=Notification.Kind.SIGNING_LOCKED,
+            subject=f"eTDM: signing locked for {user.get_username()}",
+            body=(
+                f"{name} ({user.get_username()}) gave a wrong signature password "
+                f"{signing.FAILURES_TO_LOCK} times within 15 minutes, so they cannot sign "
+                "advice until an administrator unlocks it (administration, Signing locks). "
+                "If they did not try themselves, someone else may have their account."
+            ),
+            link=reverse("admin:advice_signinglock_changelist"),
+        )
+        for administrator in administrators.distinct()
     )
 
 

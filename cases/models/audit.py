@@ -44,6 +44,7 @@ class AuditEvent(models.Model):
         EXPORT = "export"
         # An action the user's rights do not allow, tried anyway (e.g. granting superuser).
         REFUSED = "refused"
+        SIGN_FAILED = "sign_failed", "failed signature"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
