@@ -28,7 +28,12 @@ adverse_event_recorded = Signal()
 
 @receiver(user_logged_in)
 def audit_login(sender, request, user, **kwargs) -> None:
-    audit.record(actor=user, action=AuditEvent.Action.LOGIN)
+    on_the_api = request is not None and request.path.startswith("/api/")
+    audit.record(
+        actor=user,
+        action=AuditEvent.Action.LOGIN,
+        detail="API token issued" if on_the_api else "",
+    )
 
 
 @receiver(user_logged_out)

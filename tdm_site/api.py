@@ -1,7 +1,6 @@
 """The REST API under /api/v1/: one router for every app's resources (docs/api.md)."""
 
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from advice.api import AdviceViewSet
@@ -13,6 +12,7 @@ from cases.api.samples import SampleViewSet
 from cases.api.treatments import TreatmentViewSet
 from reports.api import AdviceReportViewSet
 from study.api import ExportViewSet
+from tdm_site.tokens import TokenView
 
 router = DefaultRouter()
 router.register("patients", PatientViewSet)
@@ -25,7 +25,7 @@ router.register("advice", AdviceViewSet)
 router.register("exports", ExportViewSet)
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", TokenView.as_view(), name="api-token"),
     # The report's documented address has no trailing slash, unlike the router's resources.
     path(
         "advice/<int:pk>/report.pdf",

@@ -5,6 +5,7 @@ SQLite, kombu's filesystem broker and e-mail written to files, all under `var/`.
 `DJANGO_DEBUG=false`, which switches the secure defaults on and makes the secret key mandatory.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "cases",
     "advice",
     "reports",
@@ -64,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in refused for an account locked out into the 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tdm_site.urls"
@@ -102,7 +106,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Django's model backend, reading the role's permissions in the query that reads the user's
 # roles and sites (cases/access.py).
-AUTHENTICATION_BACKENDS = ["cases.access.RoleModelBackend"]
+# The lockout backend first: a locked-out account is refused before its password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "cases.access.RoleModelBackend"]
+
+# Sign-in lockout (docs/security.md): 5 failed logins of an account within the cool-off period
+# lock it, on the login page and the token endpoint alike, until the period has passed since
+# the last failure or an administrator resets it (`manage.py axes_reset_username`).
+AXES_FAILURE_LIMIT = env.int("TDM_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("TDM_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "tdm_site.lockout.locked_out"
+AXES_VERBOSE = False
+# Per account, not per address: behind a hospital's proxy or NAT a whole ward shares one
+# address, and locking it would lock them all out after one person's mistakes.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
