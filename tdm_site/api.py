@@ -12,7 +12,7 @@ from cases.api.samples import SampleViewSet
 from cases.api.treatments import TreatmentViewSet
 from reports.api import AdviceReportViewSet
 from study.api import ExportViewSet
-from tdm_site.tokens import TokenView
+from tdm_site.tokens import LogoutView, TokenView
 
 router = DefaultRouter()
 router.register("patients", PatientViewSet)
@@ -26,6 +26,7 @@ router.register("exports", ExportViewSet)
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
+    path("auth/logout/", LogoutView.as_view(), name="api-logout"),
     # The report's documented address has no trailing slash, unlike the router's resources.
     path(
         "advice/<int:pk>/report.pdf",

@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tdm_site.middleware.SessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a sign-in refused for an account locked out into the 429 answer.
@@ -112,6 +113,13 @@ AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "cases.access.
 # Sign-in lockout (docs/security.md): 5 failed logins of an account within the cool-off period
 # lock it, on the login page and the token endpoint alike, until the period has passed since
 # the last failure or an administrator resets it (`manage.py axes_reset_username`).
+# An API token lasts this long from its issue (docs/access.md).
+API_TOKEN_LIFETIME = datetime.timedelta(hours=env.int("TDM_API_TOKEN_HOURS", default=8))
+# A page session ends after this long without a request, and at the latest this long after the
+# login (tdm_site.middleware.SessionLifetimeMiddleware).
+SESSION_COOKIE_AGE = 60 * env.int("TDM_SESSION_IDLE_MINUTES", default=30)
+SESSION_MAX_LIFETIME = datetime.timedelta(hours=env.int("TDM_SESSION_MAX_HOURS", default=12))
+
 AXES_FAILURE_LIMIT = env.int("TDM_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("TDM_LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username"]
@@ -187,9 +195,10 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 5
 TDM_REMINDER_HOUR_UTC = env.int("TDM_REMINDER_HOUR_UTC", default=6)
 
 REST_FRAMEWORK = {
+    # The token first: a request with neither answers 401 with `WWW-Authenticate: Token`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tdm_site.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
@@ -215,6 +224,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The schema maps every endpoint and field: not for whoever reaches the server.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
 
 # Tests that need PostgreSQL or Redis fail instead of skipping when this is set (CI).

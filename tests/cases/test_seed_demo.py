@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from cases import access
 from cases.models import AdverseEvent, AuditEvent, DoseRegimen, Patient, Sample, Site, Treatment
@@ -25,16 +26,23 @@ def counts():
     ] + [get_user_model().objects.count()]
 
 
+def login_request():
+    """What the login page hands to `authenticate`: the sign-in lockout needs the request."""
+    return RequestFactory().post("/accounts/login/")
+
+
 def test_seed_demo_creates_sites_users_and_cohort():
     call_command("seed_demo", password="pw-for-test-1", stdout=StringIO())
     assert set(Site.objects.values_list("code", flat=True)) == {"DEMO", "DEMO2"}
     for suffix, site in (("", "DEMO"), ("2", "DEMO2")):
         for role in ROLE_USERS:
-            user = authenticate(username=f"{role}{suffix}", password="pw-for-test-1")
+            user = authenticate(
+                login_request(), username=f"{role}{suffix}", password="pw-for-test-1"
+            )
             assert user is not None, f"{role}{suffix} cannot log in"
             assert access.user_roles(user) == {role}
             assert set(user.site_memberships.values_list("site__code", flat=True)) == {site}
-    admin = authenticate(username="admin", password="pw-for-test-1")
+    admin = authenticate(login_request(), username="admin", password="pw-for-test-1")
     assert admin is not None
     assert admin.is_superuser
     for code in ("DEMO", "DEMO2"):
