@@ -35,6 +35,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -44,6 +45,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 from django.db import connection
 from django.utils import timezone
 from psycopg.pq import TransactionStatus
@@ -460,14 +462,47 @@ def _write_xlsx(target: Path, pseudonymiser: Pseudonymiser, tables: _Tables) -> 
     return rows
 
 
+# orjson writes the bytes of `json.dumps(ensure_ascii=False, separators=(",", ":"))` except for
+# floats below 1e-4 in magnitude (`1e-7` for `1e-07`, `0.00001` for `1e-05`) and non-finite
+# ones (`null` for NaN and Infinity). A line that may hold such a float, or that orjson refuses
+# (an integer beyond 64 bits, a key that is not a string, a float subclass), is encoded by json
+# instead: the file's bytes do not depend on which encoder wrote a line. (orjson also writes
+# UUIDs and enums, which json refuses; a Bundle holds neither.)
+_ORJSON_NEGATIVE_EXPONENT = re.compile(rb"e-[0-9]+[,\]}\n]")
+# Dates and dataclasses are refused as json refuses them, not written in orjson's form.
+_ORJSON_OPTIONS = (
+    orjson.OPT_APPEND_NEWLINE | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+# Output buffer of the FHIR file: a Bundle line is some kilobytes, written many at a time.
+NDJSON_BUFFER_BYTES = 1 << 20
+
+
+def ndjson_line(document: Any) -> bytes:
+    """`document` as one compact UTF-8 JSON line ending in a line feed, byte for byte what
+    `json.dumps(document, ensure_ascii=False, separators=(",", ":"))` gives for any document
+    json can write."""
+    try:
+        line = orjson.dumps(document, option=_ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        pass
+    else:
+        if (
+            b"null" not in line
+            and b"0.0000" not in line
+            and not _ORJSON_NEGATIVE_EXPONENT.search(line)
+        ):
+            return line
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    return (text + "\n").encode("utf-8")
+
+
 def _write_fhir(
     target: Path, pseudonymiser: Pseudonymiser, progress: Progress | None
 ) -> dict[str, int]:
     counter = _Counter(fhir.patient_count(), progress)
-    with target.open("w", encoding="utf-8", newline="\n") as out:
+    with target.open("wb", buffering=NDJSON_BUFFER_BYTES) as out:
         for bundle in fhir.patient_bundles(pseudonymiser):
-            out.write(json.dumps(bundle, ensure_ascii=False, separators=(",", ":")))
-            out.write("\n")
+            out.write(ndjson_line(bundle))
             counter.step()
     counter.finish()
     return {"patients": counter.done}

@@ -38,6 +38,9 @@ gives the same bytes.
 from __future__ import annotations
 
 import datetime
+import functools
+import hashlib
+import json
 import re
 import uuid
 from collections.abc import Iterator, Sequence
@@ -45,6 +48,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
 
@@ -91,6 +96,7 @@ CTCAE_GRADES = {
 }
 # R4 AdverseEvent.severity allows mild | moderate | severe only: every grade from 3 on is severe.
 SEVERITY_BY_GRADE = {1: "mild", 2: "moderate", 3: "severe", 4: "severe", 5: "severe"}
+SEVERITY_DISPLAY = {severity: severity.title() for severity in SEVERITY_BY_GRADE.values()}
 # administrative-gender has no "other / not stated": X could be either, so it is unknown.
 GENDER_BY_SEX = {"M": "male", "F": "female", "X": "unknown"}
 ICD10_SHAPE = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")
@@ -99,7 +105,10 @@ ICD10_SHAPE = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")
 PATIENT_PAGE = 500
 # One patient's Bundle in this many is validated by the export (and always the first).
 VALIDATE_EVERY = 100
-_UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, LOCAL_BASE)
+_UUID_NAMESPACE_BYTES = uuid.uuid5(uuid.NAMESPACE_URL, LOCAL_BASE).bytes
+# The hex digit that holds a UUID's variant: its top bits become RFC 4122's 10, the low two are
+# the hash's.
+_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 0b11] for digit in "0123456789abcdef"}
 
 
 @dataclass(frozen=True)
@@ -170,6 +179,25 @@ def _grouped(rows, key_index: int) -> dict[int, list[tuple]]:
     return groups
 
 
+# JSON list columns are read as their text and parsed once per distinct text: a cohort repeats
+# a few dose splits and reason lists thousands of times. The rows of a page, held while its
+# Bundles are built, then hold plain values only, which the garbage collector does not track;
+# rows holding lists count towards its collections of the whole heap.
+def _json_text(column: str) -> Cast:
+    return Cast(column, output_field=TextField())
+
+
+@functools.lru_cache(maxsize=1024)
+def _json_tuple(text: str | None) -> tuple:
+    """The JSON list as a tuple, empty for null."""
+    return tuple(json.loads(text) or ()) if text is not None else ()
+
+
+@functools.lru_cache(maxsize=1024)
+def _split_doses(text: str | None) -> tuple[Decimal, ...]:
+    return tuple(Decimal(str(part)) for part in _json_tuple(text))
+
+
 def _patient_page(patient_rows: Sequence[tuple], p: Pseudonymiser) -> Iterator[PatientRecord]:
     patient_ids = [row[0] for row in patient_rows]
     treatments = _grouped(
@@ -178,13 +206,18 @@ def _patient_page(patient_rows: Sequence[tuple], p: Pseudonymiser) -> Iterator[P
         .values_list("patient_id", "id", "drug__name", "drug__indication", "stop_date"),
         0,
     )
-    in_page = {"treatment__patient_id__in": patient_ids}
+    # By the page's treatment ids, not through a join on their patients: the index on
+    # treatment_id finds the rows, where PostgreSQL planned the join as a scan of each whole
+    # table for every page.
+    in_page = {
+        "treatment_id__in": [row[1] for rows in treatments.values() for row in rows],
+    }
     doses = _grouped(
         DoseRegimen.objects.filter(status=DoseRegimen.Status.ACTIVE, **in_page)
         .order_by("treatment_id", "effective_from")
         .values_list(
             "treatment_id", "id", "effective_from", "daily_dose_mg",
-            "administrations_per_day", "split_mg", "reason",
+            "administrations_per_day", _json_text("split_mg"), "reason",
         ),
         0,
     )  # fmt: skip
@@ -194,7 +227,7 @@ def _patient_page(patient_rows: Sequence[tuple], p: Pseudonymiser) -> Iterator[P
         .values_list(
             "treatment_id", "id", "drawn_at", "concentration_ng_ml", "below_lloq",
             "hours_after_dose", "estimated_ctrough_ng_ml", "method", "evaluable",
-            "not_evaluable_reasons",
+            _json_text("not_evaluable_reasons"),
         ),
         0,
     )  # fmt: skip
@@ -207,6 +240,7 @@ def _patient_page(patient_rows: Sequence[tuple], p: Pseudonymiser) -> Iterator[P
         ),
         0,
     )  # fmt: skip
+    zone = timezone.get_current_timezone()
     for patient_id, raw_number, site, sex, birth_year, tumour, tumour_code in patient_rows:
         yield PatientRecord(
             study_number=p.study_number(raw_number),
@@ -222,7 +256,7 @@ def _patient_page(patient_rows: Sequence[tuple], p: Pseudonymiser) -> Iterator[P
                     stop_date=p.date(raw_number, stop_date),
                     doses=tuple(_dose(p, raw_number, row) for row in doses.get(treatment_id, ())),
                     samples=tuple(
-                        _sample(p, raw_number, row) for row in samples.get(treatment_id, ())
+                        _sample(p, raw_number, zone, row) for row in samples.get(treatment_id, ())
                     ),
                     adverse_events=tuple(
                         _event(p, raw_number, row) for row in events.get(treatment_id, ())
@@ -240,24 +274,24 @@ def _dose(p: Pseudonymiser, raw_number: str, row: tuple) -> DoseRecord:
         effective_from=p.date(raw_number, effective_from),
         daily_dose_mg=daily_dose_mg,
         administrations_per_day=administrations,
-        split_mg=tuple(Decimal(str(part)) for part in split_mg or ()),
+        split_mg=_split_doses(split_mg),
         reason=reason,
     )
 
 
-def _sample(p: Pseudonymiser, raw_number: str, row: tuple) -> SampleRecord:
+def _sample(p: Pseudonymiser, raw_number: str, zone: datetime.tzinfo, row: tuple) -> SampleRecord:
     (_, sample_id, drawn_at, concentration, below_lloq, hours, ctrough, method, evaluable,
      reasons) = row  # fmt: skip
     return SampleRecord(
         sample_id=sample_id,
-        drawn_at=p.datetime(raw_number, timezone.localtime(drawn_at)),
+        drawn_at=p.datetime(raw_number, timezone.localtime(drawn_at, zone)),
         concentration_ng_ml=concentration,
         below_lloq=below_lloq,
         hours_after_dose=hours,
         estimated_ctrough_ng_ml=ctrough,
         method=method,
         evaluable=evaluable,
-        not_evaluable_reasons=tuple(reasons or ()),
+        not_evaluable_reasons=_json_tuple(reasons),
     )
 
 
@@ -304,24 +338,40 @@ def patient_count() -> int:
 JsonObject = dict[str, Any]
 
 
+def uuid5_urn(name: str) -> str:
+    """`urn:uuid:` and `uuid.uuid5` of the name in the LOCAL_BASE namespace, formatted from the
+    SHA-1 digest directly: a Bundle has dozens of full URLs, and building each `uuid.UUID` only
+    to print it would cost three times the hash itself."""
+    digest = hashlib.sha1(_UUID_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).hexdigest()
+    return (
+        f"urn:uuid:{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-"
+        f"{_VARIANT_DIGIT[digest[16]]}{digest[17:20]}-{digest[20:32]}"
+    )
+
+
 def _full_url(study_number: str, kind: str, row_id: int) -> str:
-    return f"urn:uuid:{uuid.uuid5(_UUID_NAMESPACE, f'{study_number}/{kind}/{row_id}')}"
+    return uuid5_urn(f"{study_number}/{kind}/{row_id}")
 
 
 def _quantity(value: Decimal | int, code: str, comparator: str | None = None) -> JsonObject:
-    quantity: JsonObject = {"value": json_number(Decimal(value))}
+    number = json_number(Decimal(value))
     if comparator:
-        quantity["comparator"] = comparator
-    return quantity | {"unit": code, "system": UCUM, "code": code}
+        return {
+            "value": number, "comparator": comparator, "unit": code, "system": UCUM, "code": code
+        }  # fmt: skip
+    return {"value": number, "unit": code, "system": UCUM, "code": code}
 
 
 def _coding(system: str, code: str, display: str | None = None) -> JsonObject:
-    coding = {"system": system, "code": code}
-    return coding | {"display": display} if display else coding
+    if display:
+        return {"system": system, "code": code, "display": display}
+    return {"system": system, "code": code}
 
 
 def _tdm_code(code: str, display: str) -> JsonObject:
-    return {"coding": [_coding(TDM_SYSTEM, code, display)]}
+    if display:
+        return {"coding": [{"system": TDM_SYSTEM, "code": code, "display": display}]}
+    return {"coding": [{"system": TDM_SYSTEM, "code": code}]}
 
 
 def _identifier(system: str, value: str | int) -> JsonObject:
@@ -342,9 +392,10 @@ def _patient(record: PatientRecord) -> JsonObject:
 
 
 def _condition(record: PatientRecord, subject: JsonObject) -> JsonObject:
-    code: JsonObject = {"text": record.tumour}
     if ICD10_SHAPE.match(record.tumour_code):
-        code = {"coding": [_coding(ICD10, record.tumour_code)], **code}
+        code = {"coding": [{"system": ICD10, "code": record.tumour_code}], "text": record.tumour}
+    else:
+        code = {"text": record.tumour}
     return {"resourceType": "Condition", "code": code, "subject": subject}
 
 
@@ -362,13 +413,14 @@ def _dosage(dose: DoseRecord) -> JsonObject:
     text = f"{daily} mg/day in {dose.administrations_per_day} administration(s)"
     if parts:
         text += " (" + " + ".join(format(part.normalize(), "f") for part in parts) + " mg)"
-    dose_and_rate: JsonObject = {}
-    if len(parts) == dose.administrations_per_day and len(set(parts)) == 1:
-        dose_and_rate["doseQuantity"] = _quantity(parts[0], "mg")
-    dose_and_rate["rateRatio"] = {
+    rate = {
         "numerator": _quantity(dose.daily_dose_mg, "mg"),
-        "denominator": _quantity(1, "d"),
+        "denominator": {"value": 1, "unit": "d", "system": UCUM, "code": "d"},
     }
+    if len(parts) == dose.administrations_per_day and len(set(parts)) == 1:
+        dose_and_rate = {"doseQuantity": _quantity(parts[0], "mg"), "rateRatio": rate}
+    else:
+        dose_and_rate = {"rateRatio": rate}
     return {
         "text": text,
         "timing": {
@@ -381,6 +433,13 @@ def _dosage(dose: DoseRecord) -> JsonObject:
 def _drug_concept(treatment: TreatmentRecord) -> JsonObject:
     label = f"{treatment.drug} ({treatment.indication})" if treatment.indication else treatment.drug
     return {"coding": [_coding(DRUG_SYSTEM, treatment.drug, treatment.drug)], "text": label}
+
+
+def _drug_concentration_code(treatment: TreatmentRecord) -> JsonObject:
+    return {
+        "coding": [_coding(DRUG_SYSTEM, treatment.drug, treatment.drug)],
+        "text": f"{treatment.drug} concentration in plasma",
+    }
 
 
 def _medication_statement(
@@ -458,12 +517,17 @@ def _observation(
         "identifier": [_identifier(SAMPLE_ID_SYSTEM, sample.sample_id)],
         "status": "final",
         "category": [
-            {"coding": [_coding(OBSERVATION_CATEGORY_SYSTEM, "laboratory", "Laboratory")]}
+            {
+                "coding": [
+                    {
+                        "system": OBSERVATION_CATEGORY_SYSTEM,
+                        "code": "laboratory",
+                        "display": "Laboratory",
+                    }
+                ]
+            }
         ],
-        "code": {
-            "coding": [_coding(DRUG_SYSTEM, treatment.drug, treatment.drug)],
-            "text": f"{treatment.drug} concentration in plasma",
-        },
+        "code": _drug_concentration_code(treatment),
         "subject": subject,
         "effectiveDateTime": sample.drawn_at.isoformat(),
     }
@@ -473,7 +537,7 @@ def _observation(
         )
     if sample.below_lloq:
         observation["interpretation"] = [
-            {"coding": [_coding(INTERPRETATION_SYSTEM, "<", "Off scale low")]}
+            {"coding": [{"system": INTERPRETATION_SYSTEM, "code": "<", "display": "Off scale low"}]}
         ]
     components = _components(sample)
     if components:
@@ -498,7 +562,7 @@ def _adverse_event(
         {
             "url": AE_GRADE_URL,
             "valueCodeableConcept": {
-                "coding": [_coding(NCI_THESAURUS, grade_code, grade_display)],
+                "coding": [{"system": NCI_THESAURUS, "code": grade_code, "display": grade_display}],
                 "text": f"CTCAE grade {event.grade}",
             },
         },
@@ -510,7 +574,7 @@ def _adverse_event(
     if not meddra_code:
         term = ctcae.find_term(event.term)
         meddra_code = term.meddra_code if term else ""
-    concept: JsonObject = {"text": event.term}
+    concept: JsonObject
     if meddra_code:
         concept = {
             "coding": [
@@ -521,8 +585,10 @@ def _adverse_event(
                     "display": event.term,
                 }
             ],
-            **concept,
+            "text": event.term,
         }
+    else:
+        concept = {"text": event.term}
     if event.grade == 5:
         outcome = "fatal"
     elif event.resolved is not None:
@@ -530,6 +596,7 @@ def _adverse_event(
     else:
         outcome = "ongoing"
     severity = SEVERITY_BY_GRADE[event.grade]
+    severity_display = SEVERITY_DISPLAY[severity]
     resource: JsonObject = {
         "resourceType": "AdverseEvent",
         "extension": extensions,
@@ -538,8 +605,12 @@ def _adverse_event(
         "event": concept,
         "subject": subject,
         "date": event.onset.isoformat(),
-        "severity": {"coding": [_coding(AE_SEVERITY_SYSTEM, severity, severity.title())]},
-        "outcome": {"coding": [_coding(AE_OUTCOME_SYSTEM, outcome)]},
+        "severity": {
+            "coding": [
+                {"system": AE_SEVERITY_SYSTEM, "code": severity, "display": severity_display}
+            ]
+        },
+        "outcome": {"coding": [{"system": AE_OUTCOME_SYSTEM, "code": outcome}]},
     }
     if suspect_url is not None:
         resource["suspectEntity"] = [{"instance": {"reference": suspect_url}}]
@@ -552,45 +623,45 @@ def patient_bundle(record: PatientRecord, *, validate: bool = True) -> JsonObjec
     number = record.study_number
     patient_url = _full_url(number, "Patient", 0)
     subject = {"reference": patient_url}
-    entries: list[tuple[str, JsonObject]] = [
-        (patient_url, _patient(record)),
-        (_full_url(number, "Condition", 0), _condition(record, subject)),
+    entries: list[JsonObject] = [
+        {"fullUrl": patient_url, "resource": _patient(record)},
+        {"fullUrl": _full_url(number, "Condition", 0), "resource": _condition(record, subject)},
     ]
     for treatment in record.treatments:
         doses = treatment.doses
+        # An adverse event's suspect entity is a statement of the same treatment: its URL is
+        # looked up here rather than hashed again.
+        statement_urls: dict[int, str] = {}
         for index, dose in enumerate(doses):
             next_dose = doses[index + 1] if index + 1 < len(doses) else None
+            url = statement_urls[dose.dose_id] = _full_url(
+                number, "MedicationStatement", dose.dose_id
+            )
             entries.append(
-                (
-                    _full_url(number, "MedicationStatement", dose.dose_id),
-                    _medication_statement(treatment, dose, next_dose, subject),
-                )
+                {
+                    "fullUrl": url,
+                    "resource": _medication_statement(treatment, dose, next_dose, subject),
+                }
             )
         entries.extend(
-            (
-                _full_url(number, "Observation", sample.sample_id),
-                _observation(treatment, sample, subject),
-            )
+            {
+                "fullUrl": _full_url(number, "Observation", sample.sample_id),
+                "resource": _observation(treatment, sample, subject),
+            }
             for sample in treatment.samples
         )
         for event in treatment.adverse_events:
             regimen = _regimen_at(doses, event.onset) or (doses[0] if doses else None)
             suspect = (
-                _full_url(number, "MedicationStatement", regimen.dose_id)
-                if event.related and regimen is not None
-                else None
+                statement_urls[regimen.dose_id] if event.related and regimen is not None else None
             )
             entries.append(
-                (
-                    _full_url(number, "AdverseEvent", event.adverse_event_id),
-                    _adverse_event(event, subject, suspect),
-                )
+                {
+                    "fullUrl": _full_url(number, "AdverseEvent", event.adverse_event_id),
+                    "resource": _adverse_event(event, subject, suspect),
+                }
             )
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "entry": [{"fullUrl": url, "resource": resource} for url, resource in entries],
-    }
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
     if validate:
         Bundle.model_validate(bundle)
     return bundle

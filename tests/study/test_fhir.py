@@ -6,21 +6,25 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import re
+import uuid
 from decimal import Decimal
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from cases import services
-from cases.models import DoseRegimen
-from study.export import write_export
+from cases.models import DoseRegimen, Patient
+from study.export import ndjson_line, write_export
 from study.fhir import (
     AdverseEventRecord,
     DoseRecord,
     PatientRecord,
     TreatmentRecord,
     patient_bundle,
+    patient_records,
+    uuid5_urn,
 )
 from study.pseudonym import Pseudonymiser
 from tests.factories import (
@@ -417,3 +421,52 @@ def test_each_ctcae_grade_maps_to_an_r4_severity(grade, severity, nci_code):
     # The MedDRA code comes from ctcae_v5.csv when the record has none.
     assert codes(resource.event, MEDDRA) == ["10002272"]
     assert resource.event.coding[0].version == "20.1"
+
+
+def test_full_urls_are_the_uuid5_of_their_names_in_the_local_namespace():
+    namespace = uuid.uuid5(uuid.NAMESPACE_URL, "https://etdm.invalid/fhir")
+    names = [
+        f"{number}/{kind}/{row_id}"
+        for number in ("TDM-F001", "P0123456789ABCDEF", "TDM-é€😀")
+        for kind in ("Patient", "Condition", "MedicationStatement", "Observation")
+        for row_id in range(0, 3000, 7)
+    ]
+    for name in names:
+        assert uuid5_urn(name) == f"urn:uuid:{uuid.uuid5(namespace, name)}"
+
+
+def as_json_dumps_writes_it(document) -> bytes:
+    return (json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        # Floats below 1e-4 and non-finite ones, which orjson writes in other forms.
+        {"value": 1e-05},
+        [8.13488616383777e-05, 1e-07, 5.1e-09, 1e-10, 5e-324, -2e-06],
+        {"a": {"b": [math.nan, math.inf, -math.inf]}},
+        [0.0001, 0.00012, 1e15, 1e16, 1.7976931348623157e308, -0.0, 0.1 + 0.2, 133.33333333333334],
+        # Integers beyond 64 bits and keys that are not strings, which orjson refuses.
+        {"n": 2**64, "m": -(2**63) - 1},
+        {1: "one", None: "none", 2.5: "two and a half", False: "false"},
+        # Text escapes, and the non-ASCII characters written as they are.
+        {"text": 'é€😀 \u2028\u2029 \x00\x01\x1f\x7f \b\f\n\r\t "quoted" \\ / e-5, 0.0000 null'},
+        {"nested": [(1, 2), [], {}, None, True, False, "1e-5]"]},
+    ],
+)
+def test_a_line_holds_the_bytes_json_dumps_writes(document):
+    assert ndjson_line(document) == as_json_dumps_writes_it(document)
+
+
+def test_the_file_holds_each_bundle_as_json_dumps_writes_it(cohort, tmp_path):
+    """Dose splits below 1e-4 mg and text with escapes and non-ASCII letters in the file."""
+    DoseRegimen.objects.filter(administrations_per_day=2).update(split_mg=[1e-05, 1e-05])
+    Patient.objects.update(tumour='carcinome hépatocellulaire\t"x" \u2028 \x01')
+    summary = write_export("fhir", tmp_path / "study.ndjson", pseudonymiser=Pseudonymiser())
+    expected = b"".join(
+        as_json_dumps_writes_it(patient_bundle(record, validate=False))
+        for record in patient_records(Pseudonymiser())
+    )
+    assert b'"doseQuantity":{"value":1e-05,' in expected
+    assert summary.path.read_bytes() == expected
