@@ -11,7 +11,8 @@ computing exactly the same thing by the shortest route there is (docs/performanc
 row by row). Work that changes the database is reset outside the timed part.
 
 Sizes (patients; a patient has one treatment or more): full 10 000 and 100 000, `--quick`
-2 000 and 20 000, `--smoke` (CI) 2 000 once.
+2 000 and 20 000, `--smoke` (CI) 2 000 once. The full run adds the exports alone, once each, at
+180 000 patients (about a million samples) for their peak RSS.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ from urllib.parse import urlsplit, urlunsplit
 from common import FLOOR_TABLES, ROOT, copy_tables, peak_rss_mb, run_json_child, setup_django
 
 SIZES = {"full": (10_000, 100_000), "quick": (2_000, 20_000), "smoke": (2_000,)}
-REPEATS = {"full": 3, "quick": 3, "smoke": 1}
+# The full run also exports a cohort of about a million samples, once per format, for the peak
+# RSS at that size (mode "million": the export rows only).
+MILLION_SAMPLES_PATIENTS = 180_000
+REPEATS = {"full": 3, "quick": 3, "smoke": 1, "million": 1}
 IMPORT_PATIENTS = {"full": 10_000, "quick": 1_000, "smoke": 50}
 API_SECONDS = {"full": 10.0, "quick": 5.0, "smoke": 2.0}
 API_CLIENTS = 20
@@ -167,10 +171,14 @@ def main() -> int:
     only = [name for name in arguments.only.split(",") if name]
     rows: list[dict] = []
     sizes = [int(size) for size in arguments.sizes.split(",") if size] or SIZES[mode]
-    for patients in sizes:
+    runs = [(patients, mode, only) for patients in sizes]
+    exports = not only or any(name.startswith("export") for name in only)
+    if mode == "full" and not arguments.sizes and exports:
+        runs.append((MILLION_SAMPLES_PATIENTS, "million", ["export"]))
+    for patients, run_mode, run_only in runs:
         name = f"etdm_bench_{patients}"
         ensure_cohort(name, patients)
-        rows += run_child(name, mode, only)
+        rows += run_child(name, run_mode, run_only)
     if arguments.json:
         print(json.dumps(rows))
     else:
@@ -415,6 +423,9 @@ def _copy_seconds(fmt: str, target: Path) -> float:
 
 
 def measure_exports(*, size: int, repeats: int, mode: str) -> list[dict]:
+    from cases.models import Sample
+
+    samples = Sample.objects.count()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for fmt in ("csv", "json", "xlsx", "fhir"):
@@ -427,7 +438,12 @@ def measure_exports(*, size: int, repeats: int, mode: str) -> list[dict]:
             ]
             seconds = statistics.median(result["seconds"] for result in results)
             rss = max(result["peak_rss_mb"] for result in results)
-            rows.append(row(f"export_{fmt}", size, seconds, floor, peak_rss_mb=round(rss, 1)))
+            rows.append(
+                row(
+                    f"export_{fmt}", size, seconds, floor, peak_rss_mb=round(rss, 1),
+                    samples=samples,
+                )
+            )  # fmt: skip
     return rows
 
 
