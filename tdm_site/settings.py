@@ -257,8 +257,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    # PDF rendering narrates every step at INFO; keep its warnings only.
-    "loggers": {name: {"level": "WARNING"} for name in ("weasyprint", "fontTools")},
+    # PDF rendering narrates every step at INFO, the sign-in lockout every attempt (the audit
+    # trail has them); keep their warnings only (a lockout is one).
+    "loggers": {name: {"level": "WARNING"} for name in ("weasyprint", "fontTools", "axes")},
 }
 
 BROKER_FOLDERS = ("queue", "processed", "control")

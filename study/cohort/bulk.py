@@ -76,10 +76,14 @@ class _Chunk:
 class CohortWriter:
     """Builds and writes the records of new patients: `add` each, then `finish`."""
 
-    def __init__(self, *, actor: AbstractBaseUser | None, now: dt.datetime) -> None:
+    def __init__(
+        self, *, actor: AbstractBaseUser | None, actor_username: str = "", now: dt.datetime
+    ) -> None:
         connection = connections[DEFAULT_DB_ALIAS]
         self.ids, self.writer = Ids(connection), Writer(connection)
         self.actor = actor if actor is not None and actor.is_authenticated else None
+        # Who the events name when no eTDM user imports (the operating-system user).
+        self.actor_username = actor_username
         self.now = now
         self.today = timezone.localdate(now)
         self.chunk = _Chunk()
@@ -106,6 +110,7 @@ class CohortWriter:
         its own (the services record it as the system's, whoever imports)."""
         if computed:
             fields["actor_username"] = "system"
+        fields.setdefault("actor_username", self.actor_username)
         columns = audit.event_columns(
             actor=None if computed else self.actor, action=action, instance=instance, **fields
         )

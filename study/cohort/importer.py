@@ -344,12 +344,14 @@ def validate_cohort(document: object) -> list[CohortError]:
     return _Checker(now=timezone.now()).document(document).errors
 
 
-def _site_get_or_create(code: str, name: str, actor: AbstractBaseUser | None) -> tuple[Site, bool]:
+def _site_get_or_create(
+    code: str, name: str, actor: AbstractBaseUser | None, actor_username: str
+) -> tuple[Site, bool]:
     site, created = Site.objects.get_or_create(code=code, defaults={"name": name})
     if created:
         audit.record(
             actor=actor,
-            actor_username="system",
+            actor_username=actor_username,
             action=AuditEvent.Action.CREATE,
             instance=site,
             detail="cohort import",
@@ -357,8 +359,11 @@ def _site_get_or_create(code: str, name: str, actor: AbstractBaseUser | None) ->
     return site, created
 
 
-def import_cohort(document: object, *, actor: AbstractBaseUser | None = None) -> ImportResult:
+def import_cohort(
+    document: object, *, actor: AbstractBaseUser | None = None, actor_username: str = ""
+) -> ImportResult:
     """Import a cohort document (parsed JSON) or raise `CohortInvalid` with every problem.
+    The audit events name `actor`, or without one `actor_username` (who ran the command).
 
     Idempotent by study number: a patient already here and identical is skipped; one that
     differs is a problem (nothing is overwritten). Everything else is imported in one
@@ -373,12 +378,12 @@ def import_cohort(document: object, *, actor: AbstractBaseUser | None = None) ->
         with transaction.atomic():
             sites = {}
             for code, name in sorted(plan.sites.items()):
-                sites[code], was_created = _site_get_or_create(code, name, actor)
+                sites[code], was_created = _site_get_or_create(code, name, actor, actor_username)
                 if was_created:
                     created.append(code)
             missing = {record.site_code for record in plan.new_patients} - set(sites)
             sites |= {site.code: site for site in Site.objects.filter(code__in=missing)}
-            writer = CohortWriter(actor=actor, now=now)
+            writer = CohortWriter(actor=actor, actor_username=actor_username, now=now)
             for record in plan.new_patients:
                 writer.add(record, sites[record.site_code])
             writer.finish()

@@ -1022,3 +1022,43 @@ def test_numbers_parsed_as_decimals_are_checked_as_written():
     ]
     trailing_zeros = text.replace('"daily_dose_mg": 600.125,', '"daily_dose_mg": 600.000,')
     assert validate_cohort(json.loads(trailing_zeros, parse_float=Decimal)) == []
+
+
+# Who imported -------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_command_names_the_operating_system_user_in_the_audit_trail(tmp_path, monkeypatch):
+    monkeypatch.setattr("getpass.getuser", lambda: "labops")
+
+    _, err, code = run_import(write(tmp_path, valid_document()))
+
+    assert code == 0, err
+    events = AuditEvent.objects.exclude(actor_username="system")
+    assert events.exists()
+    assert set(events.values_list("actor_username", flat=True)) == {"os:labops"}
+
+
+@pytest.mark.django_db
+def test_the_command_names_the_actor_given(tmp_path, staff):
+    path = write(tmp_path, valid_document())
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command("import_cohort", str(path), "--actor", "datamanager_a", stdout=out, stderr=err)
+
+    events = AuditEvent.objects.exclude(actor_username="system")
+    assert set(events.values_list("actor__username", flat=True)) == {"datamanager_a"}
+
+
+@pytest.mark.django_db
+def test_an_unknown_actor_is_refused_before_anything_is_read(tmp_path):
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(SystemExit) as exit_:
+        call_command(
+            "import_cohort", str(write(tmp_path, valid_document())), "--actor", "nobody",
+            stdout=out, stderr=err,
+        )  # fmt: skip
+
+    assert exit_.value.code == 2
+    assert "actor: no active user 'nobody'" in err.getvalue()
+    assert not Patient.objects.exists()
