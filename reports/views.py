@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from csp.decorators import csp_replace
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.views.decorators.clickjacking import xframe_options_sameorigin
@@ -11,7 +12,9 @@ from cases import access
 
 
 @login_required
-@xframe_options_sameorigin  # the sign-off page shows the report beside the decision
+# The sign-off page shows the report beside the decision: framed by eTDM's own pages only.
+@xframe_options_sameorigin
+@csp_replace({"frame-ancestors": ["'self'"]})
 def advice_report(request, pk: int):
     from reports import storage  # WeasyPrint: loaded when a report is asked for
 

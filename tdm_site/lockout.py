@@ -1,4 +1,4 @@
-"""The answer to a sign-in while the account is locked out (django-axes; docs/security.md):
+"""The answer to a sign-in while the account is locked out (django-axes; docs/access.md):
 429 on the login page, which says so, and on the API as `{"detail": …}` like its other errors."""
 
 from __future__ import annotations

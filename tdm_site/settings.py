@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
+    "csp",
     "cases",
     "advice",
     "reports",
@@ -67,6 +68,7 @@ MIDDLEWARE = [
     "tdm_site.middleware.SessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Last: turns a sign-in refused for an account locked out into the 429 answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -105,21 +107,14 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Django's model backend, reading the role's permissions in the query that reads the user's
+# The lockout backend first, so a locked-out account is refused before its password is checked;
+# then Django's model backend, reading the role's permissions in the query that reads the user's
 # roles and sites (cases/access.py).
-# The lockout backend first: a locked-out account is refused before its password is checked.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "cases.access.RoleModelBackend"]
 
-# Sign-in lockout (docs/security.md): 5 failed logins of an account within the cool-off period
+# Sign-in lockout (docs/access.md): 5 failed logins of an account within the cool-off period
 # lock it, on the login page and the token endpoint alike, until the period has passed since
 # the last failure or an administrator resets it (`manage.py axes_reset_username`).
-# An API token lasts this long from its issue (docs/access.md).
-API_TOKEN_LIFETIME = datetime.timedelta(hours=env.int("TDM_API_TOKEN_HOURS", default=8))
-# A page session ends after this long without a request, and at the latest this long after the
-# login (tdm_site.middleware.SessionLifetimeMiddleware).
-SESSION_COOKIE_AGE = 60 * env.int("TDM_SESSION_IDLE_MINUTES", default=30)
-SESSION_MAX_LIFETIME = datetime.timedelta(hours=env.int("TDM_SESSION_MAX_HOURS", default=12))
-
 AXES_FAILURE_LIMIT = env.int("TDM_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("TDM_LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username"]
@@ -129,6 +124,35 @@ AXES_VERBOSE = False
 # Per account, not per address: behind a hospital's proxy or NAT a whole ward shares one
 # address, and locking it would lock them all out after one person's mistakes.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
+# An API token lasts this long from its issue (docs/access.md).
+API_TOKEN_LIFETIME = datetime.timedelta(hours=env.int("TDM_API_TOKEN_HOURS", default=8))
+# A page session ends after this long without a request, and at the latest this long after the
+# login (tdm_site.middleware.SessionLifetimeMiddleware).
+SESSION_COOKIE_AGE = 60 * env.int("TDM_SESSION_IDLE_MINUTES", default=30)
+SESSION_MAX_LIFETIME = datetime.timedelta(hours=env.int("TDM_SESSION_MAX_HOURS", default=12))
+
+# Content-Security-Policy on every response (docs/access.md): scripts, styles, images, embedded
+# documents and requests from eTDM itself only. Inline style attributes stay allowed for the
+# plots, inline SVG that matplotlib styles with them (a style attribute cannot run code), and so
+# does the one style element matplotlib puts in every SVG, by its hash.
+MATPLOTLIB_SVG_STYLE = "'sha256-2Iqu4MW0P4n79bqVmTDfLWhO8TS7MxwRJn7HVNDr7EQ='"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-elem": ["'self'", MATPLOTLIB_SVG_STYLE],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        # The advice page embeds its PDF report.
+        "object-src": ["'self'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        # Never framed; the PDF report alone by eTDM's own pages (reports.views).
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,4 +1,4 @@
-"""Sign-in holds up to guessing (docs/security.md): five failed logins of an account lock it
+"""Sign-in holds up to guessing (docs/access.md): five failed logins of an account lock it
 on the login page and the token endpoint alike; the next attempt, with the right password
 too, answers 429 and says so; every attempt is audited; the lock passes after its cool-off
 period, and a successful login before the limit starts the count again."""
