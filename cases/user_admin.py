@@ -66,16 +66,43 @@ def refuse(request, user: User | None, what: str) -> None:
     raise PermissionDenied(what)
 
 
+class AuditedChanges:
+    """A model admin whose every save is audited with `audit_snapshot` of the record before and
+    after, its inlines (roles, memberships) included."""
+
+    def audit_snapshot(self, obj) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change) -> None:
+        form.audit_before = (
+            self.audit_snapshot(type(obj).objects.get(pk=obj.pk)) if change else None
+        )
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        audit.record(
+            actor=request.user,
+            action=AuditEvent.Action.UPDATE if change else AuditEvent.Action.CREATE,
+            instance=form.instance,
+            before=form.audit_before,
+            after=self.audit_snapshot(form.instance),
+        )
+
+
 class UserSiteMembershipInline(admin.TabularInline):
     model = SiteMembership
     extra = 1
     fk_name = "user"
 
 
-class TdmUserAdmin(UserAdmin):
+class TdmUserAdmin(AuditedChanges, UserAdmin):
     """Users with their sites; roles are the groups of `cases.roles`."""
 
     inlines = [UserSiteMembershipInline]
+
+    def audit_snapshot(self, obj) -> dict[str, Any]:
+        return user_snapshot(obj)
 
     def has_change_permission(self, request, obj=None) -> bool:
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
@@ -111,20 +138,6 @@ class TdmUserAdmin(UserAdmin):
             )
         return response
 
-    def save_model(self, request, obj, form, change) -> None:
-        form.audit_before = user_snapshot(User.objects.get(pk=obj.pk)) if change else None
-        super().save_model(request, obj, form, change)
-
-    def save_related(self, request, form, formsets, change) -> None:
-        super().save_related(request, form, formsets, change)
-        audit.record(
-            actor=request.user,
-            action=AuditEvent.Action.UPDATE if change else AuditEvent.Action.CREATE,
-            instance=form.instance,
-            before=form.audit_before,
-            after=user_snapshot(form.instance),
-        )
-
 
 class SiteMembershipInline(admin.TabularInline):
     model = SiteMembership
@@ -132,26 +145,15 @@ class SiteMembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(AuditedChanges, admin.ModelAdmin):
     """Sites with their members; a change of either is audited with its before and after."""
 
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
     inlines = [SiteMembershipInline]
 
+    def audit_snapshot(self, obj) -> dict[str, Any]:
+        return site_members(obj)
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
-
-    def save_model(self, request, obj, form, change) -> None:
-        form.audit_before = site_members(Site.objects.get(pk=obj.pk)) if change else None
-        super().save_model(request, obj, form, change)
-
-    def save_related(self, request, form, formsets, change) -> None:
-        super().save_related(request, form, formsets, change)
-        audit.record(
-            actor=request.user,
-            action=AuditEvent.Action.UPDATE if change else AuditEvent.Action.CREATE,
-            instance=form.instance,
-            before=form.audit_before,
-            after=site_members(form.instance),
-        )
