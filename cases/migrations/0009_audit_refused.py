@@ -25,6 +25,7 @@ class Migration(migrations.Migration):
                     ("reject", "Reject"),
                     ("export", "Export"),
                     ("refused", "Refused"),
+                    ("sign_failed", "failed signature"),
                 ],
                 max_length=20,
             ),
